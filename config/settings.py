@@ -1,0 +1,94 @@
+"""Settings read from the environment, with an embedded default that needs no server.
+
+Everything the embedded default keeps (SQLite database, broker folders, uploads,
+mail) lives under one folder, ``INTERDEPT_VAR_DIR`` (``var/`` by default), so two
+instances can run side by side.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database_url: str
+    broker_url: str
+    timezone: str = "Europe/Moscow"
+    default_working_days: int = 5
+    max_upload_bytes: int = 20 * 1024 * 1024
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "interdept@localhost"
+    base_url: str = "http://127.0.0.1:8000"
+    # An outbox event not completed by every handler this long after its last
+    # publication is published again by the relay.
+    outbox_republish_after: int = 30
+    relay_interval: float = 10.0
+    mail_retry_for: int = 24 * 3600
+    task_always_eager: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def broker_is_filesystem(self) -> bool:
+        return self.broker_url.startswith("filesystem")
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.var_dir / "uploads"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.var_dir / "broker"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("INTERDEPT_VAR_DIR") or PROJECT_ROOT / "var").resolve()
+        values = dict(
+            var_dir=var_dir,
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'interdept.sqlite3'}",
+            broker_url=env.get("CELERY_BROKER_URL") or "filesystem://",
+            timezone=env.get("INTERDEPT_TIMEZONE") or "Europe/Moscow",
+            default_working_days=_int(env, "INTERDEPT_DEFAULT_WORKING_DAYS", 5),
+            max_upload_bytes=_int(env, "INTERDEPT_MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int(env, "SMTP_PORT", 25),
+            smtp_user=env.get("SMTP_USER") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            mail_from=env.get("MAIL_FROM") or "interdept@localhost",
+            base_url=env.get("INTERDEPT_BASE_URL") or "http://127.0.0.1:8000",
+            outbox_republish_after=_int(env, "INTERDEPT_OUTBOX_REPUBLISH_AFTER", 30),
+            mail_retry_for=_int(env, "INTERDEPT_MAIL_RETRY_FOR", 24 * 3600),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def ensure_dirs(self) -> None:
+        for path in (self.var_dir, self.uploads_dir, self.mail_dir, self.broker_dir):
+            path.mkdir(parents=True, exist_ok=True)

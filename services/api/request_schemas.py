@@ -1,0 +1,70 @@
+"""Marshmallow schemas of the information-request API (unknown fields are refused)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class FormFieldIn(Schema):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(("decimal", "integer", "text", "date", "file")))
+    required = fields.Boolean(load_default=True)
+    indicator = fields.String(load_default=None, allow_none=True)
+    period = fields.String(load_default=None, allow_none=True)
+
+
+class RequestCreate(Schema):
+    program = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    body = fields.String(load_default="", validate=validate.Length(max=20000))
+    addressees = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
+    working_days = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=60))
+    form = fields.List(fields.Dict(), load_default=list, validate=validate.Length(max=100))
+    send = fields.Boolean(load_default=False)
+
+
+class TransitionIn(Schema):
+    event = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    comment = fields.String(load_default="", validate=validate.Length(max=20000))
+    data = fields.Dict(load_default=dict)
+    working_days = fields.Integer(strict=True, load_default=None)
+    assignee_id = fields.Integer(strict=True, load_default=None)
+
+
+class RequestListQuery(Schema):
+    thread = fields.Integer(load_default=None)
+    state = fields.String(load_default=None, validate=validate.OneOf(
+        ("draft", "sent", "answered", "clarification_requested", "accepted", "withdrawn")))
+    department = fields.String(load_default=None)
+    overdue = fields.Boolean(load_default=None)
+    due_before = fields.AwareDateTime(load_default=None, default_timezone=None)
+    due_after = fields.AwareDateTime(load_default=None, default_timezone=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class RequestOut(Schema):
+    """Documented shape of one addressee's copy."""
+
+    id = fields.Integer()
+    thread = fields.Integer()
+    program = fields.String()
+    subject = fields.String()
+    body = fields.String()
+    department = fields.String()
+    requester_department = fields.String()
+    state = fields.String()
+    state_label = fields.String()
+    working_days = fields.Integer()
+    sent_at = fields.String(allow_none=True)
+    due_date = fields.String(allow_none=True)
+    due_at = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+    paused = fields.Boolean()
+    deadline_explanation = fields.String(allow_none=True)
+    form = fields.List(fields.Dict())
+    answer = fields.Dict(allow_none=True)
+    assignee_id = fields.Integer(allow_none=True)
+    allowed_events = fields.List(fields.String())
+    attachments = fields.List(fields.Dict())
+    version = fields.Integer()

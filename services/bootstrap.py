@@ -1,0 +1,104 @@
+"""Wires the real adapters (or test doubles) into one Services object per process."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from config.settings import Settings
+from services.db import make_engine, make_session_factory
+from services.mailers import FileMailer, SmtpMailer
+from services.unit_of_work import UnitOfWork
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker
+    mailer: Any
+    publisher: Callable[[Iterable[str]], None] | None = None
+    extras: dict = field(default_factory=dict)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, self.publish)
+
+    def publish(self, event_ids: Iterable[str]) -> None:
+        if self.publisher is not None:
+            self.publisher(list(event_ids))
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    @cached_property
+    def calendar(self):
+        from config.calendar import get_production_calendar
+
+        return get_production_calendar()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_mailer(settings: Settings):
+    if settings.smtp_host:
+        return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password)
+    return FileMailer(settings.mail_dir)
+
+
+def bootstrap(settings: Settings | None = None, *, publisher=None, mailer=None, eager: bool = False) -> Services:
+    """``eager`` runs event handlers inline after commit (tests, one-off CLI use)."""
+    settings = settings or Settings.from_env()
+    settings.ensure_dirs() if settings.is_sqlite or settings.broker_is_filesystem else None
+    engine = make_engine(settings)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        mailer=mailer or make_mailer(settings),
+    )
+    if publisher is not None:
+        services.publisher = publisher
+    elif eager:
+        services.publisher = InlinePublisher(services)
+    else:
+        services.publisher = CeleryPublisher(settings)
+    return services
+
+
+class InlinePublisher:
+    """Handle events in-process right after commit: no broker involved."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def __call__(self, event_ids: Iterable[str]) -> None:
+        from services.outbox import handle_event
+
+        for event_id in event_ids:
+            handle_event(self.services, event_id)
+
+
+class CeleryPublisher:
+    """Rings the broker's bell for each committed event; a failure here loses nothing."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @cached_property
+    def celery(self):
+        from workers.celery_app import create_celery
+
+        return create_celery(self.settings)
+
+    def __call__(self, event_ids: Iterable[str]) -> None:
+        with self.celery.connection_for_write() as conn:
+            for event_id in event_ids:
+                self.celery.send_task(
+                    "interdept.handle_event", args=[event_id], connection=conn, retry=False,
+                )

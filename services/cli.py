@@ -1,0 +1,203 @@
+"""`interdept`: the one entry point for operators."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import click
+
+from config.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _services(eager: bool = False):
+    from services.bootstrap import bootstrap
+
+    return bootstrap(_settings(), eager=eager)
+
+
+def _fail(error) -> None:
+    """A Refusal becomes a readable message and exit code 2, never a traceback."""
+    message = getattr(error, "message", str(error))
+    fields = getattr(error, "fields", None)
+    click.echo(f"Ошибка: {message}", err=True)
+    for name, problems in (fields or {}).items():
+        click.echo(f"  {name}: {'; '.join(map(str, problems))}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """Interdepartmental workflow service."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (creates the database on the embedded default)."""
+    from services.migrate import upgrade
+
+    upgrade(_settings())
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--demo-users/--no-demo-users", default=True, help="Create demo users and print their tokens.")
+def seed(demo_users: bool) -> None:
+    """Load reference programs from config/programs (idempotent) and demo users."""
+    from services.registry import seed_demo_users, seed_reference
+
+    services = _services(eager=True)
+    with services.uow() as uow:
+        created = seed_reference(uow)
+        issued = seed_demo_users(uow) if demo_users else []
+        uow.commit()
+    click.echo(f"programs created: {', '.join(created) or 'none (already there)'}")
+    if issued:
+        click.echo("demo users (API tokens, shown once):")
+        for email, token in issued:
+            click.echo(f"  {email:32} {token}")
+
+
+@main.group()
+def users() -> None:
+    """People and their tokens."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--department", required=True, help="Department code, e.g. it, mfc, economic-policy, finance.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="executor, co_executor, economic_policy, finance or admin (repeatable).")
+@click.option("--name", default="")
+@click.option("--head", is_flag=True, help="Head of the department (may delegate).")
+def users_create(email: str, department: str, roles: tuple[str, ...], name: str, head: bool) -> None:
+    """Create a user; the new API token is printed on the last line."""
+    from services.registry import create_user
+    from workflows.core import Refusal
+
+    services = _services(eager=True)
+    try:
+        with services.uow() as uow:
+            user, token = create_user(uow, email=email, department=department, roles=list(roles),
+                                      name=name, is_head=head)
+            uow.commit()
+    except Refusal as error:
+        _fail(error)
+    click.echo(f"created user {user.id} <{user.email}>")
+    click.echo(token)
+
+
+@main.group()
+def deadlines() -> None:
+    """Deadline sweep."""
+
+
+@deadlines.command("sweep")
+@click.option("--at", "at", default=None, help="ISO 8601 instant to sweep as of (default: now).")
+def deadlines_sweep(at: str | None) -> None:
+    """Run one deadline sweep as of an instant."""
+    from services.deadlines import sweep
+
+    when = None
+    if at:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            _fail(ValueError(f"--at: not an ISO 8601 instant: {at!r}"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+    count = sweep(_services(), now=when)
+    click.echo(f"deadline events recorded: {count}")
+
+
+@main.group()
+def outbox() -> None:
+    """The event outbox."""
+
+
+@outbox.command("relay")
+def outbox_relay() -> None:
+    """Publish again events some handler has not finished."""
+    from services.outbox import relay
+
+    click.echo(f"republished: {relay(_services())}")
+
+
+def _celery_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+@click.option("--workers", "web_workers", default=2, type=int)
+def web(host: str, port: int, web_workers: int) -> None:
+    """The web app under gunicorn."""
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-w", str(web_workers), "-b", f"{host}:{port}",
+                               "--access-logfile", "-", "services.wsgi:app"])
+
+
+@main.command()
+@click.option("--concurrency", default=2, type=int)
+def worker(concurrency: int) -> None:
+    """A Celery worker."""
+    os.execvp(sys.executable, _celery_cmd("worker", "-Q", "interdept", "-c", str(concurrency), "-l", "INFO"))
+
+
+@main.command()
+def beat() -> None:
+    """Celery beat: the outbox relay, the mail relay and the deadline sweep."""
+    os.execvp(sys.executable, _celery_cmd("beat", "-l", "INFO"))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+def run(host: str, port: int) -> None:
+    """Web + worker + beat together, until Ctrl-C."""
+    settings = _settings()
+    settings.ensure_dirs()
+    me = [sys.executable, "-m", "services.cli"]
+    procs = [
+        subprocess.Popen([*me, "web", "--host", host, "--port", str(port)]),
+        subprocess.Popen([*me, "worker"]),
+        subprocess.Popen([*me, "beat"]),
+    ]
+    click.echo(f"interdept is running at http://{host}:{port}/ (API docs: /docs, spec: /openapi.json)")
+    click.echo(f"state lives in {settings.var_dir}; press Ctrl-C to stop")
+
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Use cases of information requests: one function per thing a user does."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_, select
+
+from services import transitions
+from services.answer_forms import validate_answer, validate_form
+from services.models.base import utcnow
+from services.models.registry import Department, User
+from services.models.requests import Answer, Attachment, InformationRequest, RequestThread
+from services.models.workflow import TransitionRecord
+from services.registry import load_version, record_actual
+from services.unit_of_work import UnitOfWork
+from workflows.core import Actor, Forbidden, Invalid, NotFound
+from workflows.deadlines import Deadline, Extension, Pause, compute_deadline, is_overdue
+from workflows.information_request import (
+    ADDRESSEE, ADDRESSEE_HEAD, AWAITING_ADDRESSEE, INFORMATION_REQUEST, REQUESTER,
+)
+
+WORKFLOW = INFORMATION_REQUEST
+CREATOR_ROLES = ("executor", "economic_policy", "finance")
+
+
+# --- who is who -------------------------------------------------------------
+
+def parties(actor: Actor, req: InformationRequest) -> set[str]:
+    found = set()
+    if actor.department and actor.department == req.thread.requester_department.code:
+        found.add(REQUESTER)
+    if actor.department and actor.department == req.department.code:
+        found.add(ADDRESSEE)
+        if actor.is_head:
+            found.add(ADDRESSEE_HEAD)
+    return found
+
+
+def can_see(actor: Actor, req: InformationRequest) -> bool:
+    return bool(parties(actor, req)) or actor.has_role("admin")
+
+
+def _visible_filter(actor: Actor):
+    if actor.has_role("admin"):
+        return True
+    dept_id = select(Department.id).where(Department.code == actor.department).scalar_subquery()
+    return or_(InformationRequest.department_id == dept_id, RequestThread.requester_department_id == dept_id)
+
+
+# --- deadlines ----------------------------------------------------------------
+
+def deadline_of(services, req: InformationRequest) -> Deadline | None:
+    if req.sent_at is None:
+        return None
+    return compute_deadline(
+        services.calendar, req.sent_at, req.working_days, services.tz,
+        pauses=[Pause(datetime.fromisoformat(p["started"]),
+                      datetime.fromisoformat(p["ended"]) if p.get("ended") else None) for p in req.pauses],
+        extensions=[Extension(e["working_days"], e["reason"], datetime.fromisoformat(e["at"]))
+                    for e in req.extensions],
+    )
+
+
+def _refresh_deadline(services, req: InformationRequest) -> Deadline | None:
+    """Store the due date the sweep indexes on; a moved deadline gets a new revision."""
+    deadline = deadline_of(services, req)
+    if deadline is None:
+        return None
+    due_at = None if deadline.paused else deadline.due_at
+    if (deadline.due_date, due_at) != (req.due_date, req.due_at):
+        req.deadline_revision += 1
+    req.due_date, req.due_at = deadline.due_date, due_at
+    return deadline
+
+
+def is_request_overdue(req: InformationRequest, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return req.state in AWAITING_ADDRESSEE and req.due_at is not None and req.due_at < now
+
+
+# --- creating -----------------------------------------------------------------
+
+@dataclass
+class NewRequest:
+    program: str
+    subject: str
+    body: str
+    addressees: list[str]
+    working_days: int | None = None
+    form: list[dict] | None = None
+    send: bool = False
+    origin: str | None = None
+
+
+def create_request(uow: UnitOfWork, services, actor: Actor, new: NewRequest) -> tuple[RequestThread, list[InformationRequest]]:
+    if not actor.has_role(*CREATOR_ROLES):
+        raise Forbidden("Создавать запросы могут исполнитель, отдел экономической политики и финансовое управление.")
+    loaded = load_version(uow.session, new.program)
+    errors: dict[str, list[str]] = {}
+    addressees = list(dict.fromkeys(new.addressees or []))
+    if not addressees:
+        errors["addressees"] = ["Укажите хотя бы одно подразделение."]
+    depts = {d.code: d for d in uow.session.execute(
+        select(Department).where(Department.code.in_(addressees + [actor.department or ""]))).scalars()}
+    unknown = [code for code in addressees if code not in depts]
+    if unknown:
+        errors["addressees"] = [f"Неизвестные подразделения: {', '.join(unknown)}."]
+    if actor.department in addressees:
+        errors["addressees"] = ["Нельзя направить запрос своему подразделению."]
+    working_days = new.working_days if new.working_days is not None else services.settings.default_working_days
+    if isinstance(working_days, bool) or not isinstance(working_days, int) or not 1 <= working_days <= 60:
+        errors["working_days"] = ["Целое число рабочих дней от 1 до 60."]
+    if errors:
+        raise Invalid("Запрос не создан.", fields=errors)
+    form = validate_form(new.form or [], loaded.passport)
+    thread = RequestThread(
+        program_id=loaded.program.id, requester_department_id=depts[actor.department].id,
+        created_by_id=actor.user_id, subject=new.subject, body=new.body, form=form,
+        working_days=working_days, origin=new.origin,
+    )
+    uow.session.add(thread)
+    uow.session.flush()
+    copies = []
+    for code in addressees:
+        req = InformationRequest(thread_id=thread.id, department_id=depts[code].id, state="draft",
+                                 working_days=working_days, pauses=[], extensions=[])
+        uow.session.add(req)
+        copies.append(req)
+    uow.session.flush()
+    for req in copies:
+        uow.session.refresh(req)
+        uow.emit("information_request.created", {"item_id": req.id, "thread_id": thread.id,
+                                                 "actor_id": actor.user_id})
+        if new.send:
+            _fire(uow, services, actor, req, "send")
+    return thread, copies
+
+
+# --- transitions ----------------------------------------------------------------
+
+def get_visible(session, actor: Actor, request_id: int, *, for_update: bool = False) -> InformationRequest:
+    query = select(InformationRequest).where(InformationRequest.id == request_id)
+    if for_update:
+        query = query.with_for_update(of=InformationRequest)
+    req = session.execute(query).unique().scalar_one_or_none()
+    if req is None or not can_see(actor, req):
+        raise NotFound(f"Запрос {request_id} не найден.")
+    return req
+
+
+def fire_transition(uow: UnitOfWork, services, actor: Actor, request_id: int, event: str,
+                    comment: str = "", data: dict | None = None) -> InformationRequest:
+    req = get_visible(uow.session, actor, request_id, for_update=True)
+    _fire(uow, services, actor, req, event, comment=comment, data=data or {})
+    return req
+
+
+def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, event: str,
+          comment: str = "", data: dict | None = None) -> None:
+    data = dict(data or {})
+    who = parties(actor, req)
+    now = utcnow()
+    machine_data: dict = {}
+    payload: dict = {"thread_id": req.thread_id, "department": req.department.code}
+    # Check who and when before looking at the data, so a refused caller learns nothing more.
+    _precheck(req, event, who)
+    if event == "answer":
+        answer_data = validate_answer(req.thread.form, data)
+        _check_file_fields(uow, req, answer_data)
+        answer = Answer(request_id=req.id, data=answer_data, comment=comment or "", author_id=actor.user_id)
+        uow.session.add(answer)
+        uow.session.flush()
+        payload["answer_id"] = answer.id
+    elif event == "extend_deadline":
+        machine_data = {"working_days": data.get("working_days")}
+    elif event == "delegate":
+        machine_data = {"assignee_id": data.get("assignee_id")}
+    elif data:
+        raise Invalid("Это действие не принимает данных.", fields={"data": ["Лишнее поле."]})
+
+    result = transitions.fire(uow, WORKFLOW, req, actor, who, event, comment=comment, data=machine_data,
+                              payload=payload)
+
+    if event == "send":
+        req.sent_at = now
+    elif event == "answer":
+        req.answered_at = now
+        req.pauses = [*req.pauses, {"started": now.isoformat(), "ended": None}]
+    elif event == "request_clarification":
+        req.pauses = [*req.pauses[:-1], {**req.pauses[-1], "ended": now.isoformat()}]
+    elif event == "extend_deadline":
+        req.extensions = [*req.extensions, {"working_days": data["working_days"], "reason": comment,
+                                            "at": now.isoformat()}]
+    elif event == "delegate":
+        _delegate(uow, req, data["assignee_id"])
+        payload["assignee_id"] = data["assignee_id"]
+    elif event == "accept":
+        _record_actuals(uow, req, actor)
+    if result.target in ("accepted", "withdrawn"):
+        req.closed_at = now
+    _refresh_deadline(services, req)
+    req.updated_at = now
+
+
+def _precheck(req: InformationRequest, event: str, who: set[str]) -> None:
+    from workflows.core import Forbidden as _F, NotAllowedNow
+
+    if event not in WORKFLOW.permissions:
+        WORKFLOW.fire(req, event, who)  # raises the standard 422 for unknown events
+    if not who & WORKFLOW.permissions[event]:
+        raise _F(f"Действие «{WORKFLOW.event_labels.get(event, event)}» вам не разрешено.")
+    if event not in WORKFLOW.events_from(req.state):
+        raise NotAllowedNow(
+            f"Действие «{WORKFLOW.event_labels.get(event, event)}» невозможно в состоянии "
+            f"«{WORKFLOW.state_labels.get(req.state, req.state)}».",
+            allowed_events=WORKFLOW.allowed_events(req, who),
+        )
+
+
+def _delegate(uow: UnitOfWork, req: InformationRequest, assignee_id: int) -> None:
+    user = uow.session.get(User, assignee_id)
+    if user is None or user.department_id != req.department_id or not user.active:
+        raise Invalid("Передать можно только действующему сотруднику того же подразделения.",
+                      fields={"assignee_id": ["Сотрудник не найден в подразделении-адресате."]})
+    req.assignee_id = assignee_id
+
+
+def _check_file_fields(uow: UnitOfWork, req: InformationRequest, answer: dict) -> None:
+    for item in req.thread.form:
+        if item["type"] != "file" or answer.get(item["key"]) is None:
+            continue
+        att = uow.session.get(Attachment, answer[item["key"]])
+        if att is None or att.request_id != req.id:
+            raise Invalid("Вложение не найдено.", fields={f"data.{item['key']}": ["Нет такого вложения у запроса."]})
+
+
+def latest_answer(session, request_id: int) -> Answer | None:
+    return session.execute(
+        select(Answer).where(Answer.request_id == request_id).order_by(Answer.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def _record_actuals(uow: UnitOfWork, req: InformationRequest, actor: Actor) -> None:
+    answer = latest_answer(uow.session, req.id)
+    if answer is None:
+        return
+    for item in req.thread.form:
+        value = answer.data.get(item["key"])
+        if item.get("indicator") and value is not None:
+            record_actual(uow, req.thread.program_id, item["indicator"], item["period"], Decimal(str(value)),
+                          request_id=req.id, answer_id=answer.id, user_id=actor.user_id)
+
+
+# --- reading --------------------------------------------------------------------
+
+@dataclass
+class RequestFilter:
+    thread: int | None = None
+    state: str | None = None
+    department: str | None = None
+    overdue: bool | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    page: int = 1
+    page_size: int = 50
+
+
+def list_requests(session, actor: Actor, f: RequestFilter, now: datetime | None = None):
+    now = now or utcnow()
+    query = select(InformationRequest).join(RequestThread).where(_visible_filter(actor))
+    if f.thread is not None:
+        query = query.where(InformationRequest.thread_id == f.thread)
+    if f.state:
+        query = query.where(InformationRequest.state == f.state)
+    if f.department:
+        query = query.where(InformationRequest.department_id ==
+                            select(Department.id).where(Department.code == f.department).scalar_subquery())
+    overdue_clause = and_(InformationRequest.state.in_(AWAITING_ADDRESSEE), InformationRequest.due_at < now)
+    if f.overdue is True:
+        query = query.where(overdue_clause)
+    elif f.overdue is False:
+        query = query.where(~overdue_clause | InformationRequest.due_at.is_(None))
+    if f.due_before:
+        query = query.where(InformationRequest.due_at < f.due_before)
+    if f.due_after:
+        query = query.where(InformationRequest.due_at > f.due_after)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    items = session.execute(
+        query.order_by(InformationRequest.id.desc()).offset((f.page - 1) * f.page_size).limit(f.page_size)
+    ).unique().scalars().all()
+    return items, total
+
+
+def inbox(session, actor: Actor, now: datetime | None = None) -> list[InformationRequest]:
+    """What the caller's department must act on now, most urgent first."""
+    now = now or utcnow()
+    dept_id = select(Department.id).where(Department.code == actor.department).scalar_subquery()
+    mine_to_answer = and_(InformationRequest.department_id == dept_id,
+                          InformationRequest.state.in_(AWAITING_ADDRESSEE))
+    mine_to_review = and_(RequestThread.requester_department_id == dept_id,
+                          InformationRequest.state.in_(("answered", "draft")))
+    rows = session.execute(
+        select(InformationRequest).join(RequestThread).where(or_(mine_to_answer, mine_to_review))
+        .order_by(InformationRequest.due_at.is_(None), InformationRequest.due_at, InformationRequest.id).limit(500)
+    ).unique().scalars().all()
+    return list(rows)
+
+
+def history(session, actor: Actor, request_id: int) -> list[TransitionRecord]:
+    get_visible(session, actor, request_id)
+    return list(session.execute(
+        select(TransitionRecord).where(TransitionRecord.workflow == WORKFLOW.name,
+                                       TransitionRecord.item_id == request_id).order_by(TransitionRecord.id)
+    ).scalars())

@@ -1,0 +1,91 @@
+"""Information requests: a thread fanned out into one tracked copy per addressee."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from services.models.base import Base, UTCDateTime, utcnow
+from services.models.registry import Department, Program, User
+
+
+class RequestThread(Base):
+    __tablename__ = "request_threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    requester_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text, default="")
+    form: Mapped[list] = mapped_column(JSON, default=list)
+    working_days: Mapped[int] = mapped_column(Integer)
+    origin: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    program: Mapped[Program] = relationship(lazy="joined")
+    requester_department: Mapped[Department] = relationship(lazy="joined")
+    created_by: Mapped[User] = relationship(lazy="joined")
+
+
+class InformationRequest(Base):
+    """One addressee's copy: its own state machine and its own clock."""
+
+    __tablename__ = "information_requests"
+    __table_args__ = (
+        Index("ix_information_requests_open_due", "state", "due_at"),
+        Index("ix_information_requests_department_state", "department_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("request_threads.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    state: Mapped[str] = mapped_column(String(32), default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    working_days: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Bumped whenever the deadline moves, so "once per deadline" has a key.
+    deadline_revision: Mapped[int] = mapped_column(Integer, default=0)
+    missed_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pauses: Mapped[list] = mapped_column(JSON, default=list)
+    extensions: Mapped[list] = mapped_column(JSON, default=list)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    thread: Mapped[RequestThread] = relationship(lazy="joined")
+    department: Mapped[Department] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Answer(Base):
+    __tablename__ = "request_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("information_requests.id"), index=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(Base):
+    """File bytes live under the uploads folder, named by checksum; the row describes them."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("information_requests.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,138 @@
+"""Handling outbox events exactly once per handler, and the relay that loses nothing.
+
+The broker only says "look at event X". Each handler runs in its own
+transaction that also writes a ``handled_events`` mark, so a redelivered event
+finds the mark and does nothing; two concurrent deliveries collide on the
+mark's primary key and the loser rolls back all it did.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Callable
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.models.base import utcnow
+from services.models.workflow import HandledEvent, OutboxEvent
+from services.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from services.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+HandlerFn = Callable[["UnitOfWork", OutboxEvent, "Services"], None]
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    types: tuple[str, ...]
+    fn: HandlerFn
+
+    def matches(self, event_type: str) -> bool:
+        return any(event_type == t or (t.endswith("*") and event_type.startswith(t[:-1])) for t in self.types)
+
+
+HANDLERS: list[Handler] = []
+
+
+def handles(*types: str, name: str | None = None):
+    """Register a handler for event types (``"information_request.*"`` matches a prefix)."""
+
+    def register(fn: HandlerFn) -> HandlerFn:
+        handler_name = name or f"{fn.__module__}.{fn.__name__}"
+        if any(h.name == handler_name for h in HANDLERS):
+            return fn
+        HANDLERS.append(Handler(handler_name, types, fn))
+        return fn
+
+    return register
+
+
+def handlers_for(event_type: str) -> list[Handler]:
+    _load_handler_modules()
+    return [h for h in HANDLERS if h.matches(event_type)]
+
+
+def _load_handler_modules() -> None:
+    # Importing registers; the modules are the services' own event handlers.
+    import services.handlers  # noqa: F401
+
+
+class HandlerFailed(Exception):
+    pass
+
+
+def handle_event(services: "Services", event_id: str) -> bool:
+    """Run every handler not yet recorded for this event; True when all are done."""
+    with services.uow() as uow:
+        event = uow.session.get(OutboxEvent, event_id)
+        if event is None:
+            log.warning("event %s not found; ignoring", event_id)
+            return True
+        if event.completed_at is not None:
+            return True
+        uow.session.expunge(event)
+    failures = []
+    for handler in handlers_for(event.type):
+        try:
+            run_handler(services, event, handler)
+        except Exception as exc:  # each handler retries on its own; others go on
+            log.exception("handler %s failed on %s", handler.name, event_id)
+            failures.append(f"{handler.name}: {exc!r}")
+    with services.uow() as uow:
+        values = {"last_error": "; ".join(failures)[:2000] or None}
+        if not failures:
+            values["completed_at"] = utcnow()
+        uow.session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(**values))
+        uow.commit()
+    if failures:
+        raise HandlerFailed("; ".join(failures))
+    return True
+
+
+def run_handler(services: "Services", event: OutboxEvent, handler: Handler) -> bool:
+    """False when this handler had already handled the event."""
+    with services.uow() as uow:
+        if uow.session.get(HandledEvent, (event.id, handler.name)) is not None:
+            return False
+        handler.fn(uow, event, services)
+        uow.session.add(HandledEvent(event_id=event.id, handler=handler.name))
+        try:
+            uow.commit()
+        except IntegrityError:
+            uow.rollback()
+            log.info("handler %s raced on %s; the other delivery won", handler.name, event.id)
+            return False
+    return True
+
+
+def relay(services: "Services", now: datetime | None = None, limit: int = 500) -> int:
+    """Publish again whatever some handler has not finished within the timeout."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=services.settings.outbox_republish_after)
+    with services.uow() as uow:
+        query = (
+            select(OutboxEvent.id)
+            .where(OutboxEvent.completed_at.is_(None))
+            .where(or_(OutboxEvent.published_at.is_(None), OutboxEvent.published_at < cutoff))
+            .order_by(OutboxEvent.created_at)
+            .limit(limit)
+        )
+        if not services.settings.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(uow.session.execute(query).scalars())
+        if not ids:
+            return 0
+        uow.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(ids))
+            .values(published_at=now, publish_count=OutboxEvent.publish_count + 1)
+        )
+        uow.commit()
+    services.publish(ids)
+    return len(ids)

@@ -1,0 +1,208 @@
+"""Use cases of the program registry: seeding, users and tokens, reading programs."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from config.reference import load_program_file, program_files
+from services.models.base import utcnow
+from services.models.registry import (
+    ROLES, ApiToken, Department, IndicatorActual, Program, ProgramVersion, User,
+)
+from services.unit_of_work import UnitOfWork
+from workflows.core import Actor, Invalid, NotFound
+from workflows.passport import Passport, parse_passport, passport_to_dict
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(user_id=user.id, department=user.department.code, roles=frozenset(user.roles or ()),
+                 is_head=bool(user.is_head), name=user.name or user.email)
+
+
+# --- seeding ---------------------------------------------------------------
+
+def ensure_department(uow: UnitOfWork, code: str, name: str) -> Department:
+    dept = uow.session.execute(select(Department).where(Department.code == code)).scalar_one_or_none()
+    if dept is None:
+        dept = Department(code=code, name=name)
+        uow.session.add(dept)
+        uow.session.flush()
+    return dept
+
+
+def seed_program(uow: UnitOfWork, passport: Passport) -> tuple[Program, bool]:
+    """Create the program at version 1 unless it exists; returns (program, created)."""
+    for dept in passport.departments:
+        ensure_department(uow, dept.code, dept.name)
+    program = uow.session.execute(select(Program).where(Program.slug == passport.slug)).scalar_one_or_none()
+    if program is not None:
+        return program, False
+    program = Program(slug=passport.slug, title=passport.title, current_version=1)
+    uow.session.add(program)
+    uow.session.flush()
+    last = passport.amendments[-1] if passport.amendments else None
+    uow.session.add(ProgramVersion(
+        program_id=program.id, number=1, passport=passport_to_dict(passport),
+        resolution_number=(last.number if last else passport.approved_number),
+        resolution_date=(last.date if last else passport.approved_date),
+        note="Редакция, действующая на дату загрузки (с изменениями по истории поправок).",
+    ))
+    return program, True
+
+
+def seed_reference(uow: UnitOfWork) -> list[str]:
+    created = []
+    for path in program_files():
+        passport = parse_passport(load_program_file(path))
+        _, was_created = seed_program(uow, passport)
+        if was_created:
+            created.append(passport.slug)
+    return created
+
+
+DEMO_USERS = (
+    ("it@kotovsk.example", "it", ("executor",), True, "Иванов И. И."),
+    ("it.staff@kotovsk.example", "it", ("executor",), False, "Петрова А. С."),
+    ("mfc@kotovsk.example", "mfc", ("co_executor",), True, "Сидоров П. П."),
+    ("mfc.staff@kotovsk.example", "mfc", ("co_executor",), False, "Кузнецова Е. В."),
+    ("econ@kotovsk.example", "economic-policy", ("economic_policy",), True, "Смирнова О. Н."),
+    ("finance@kotovsk.example", "finance", ("finance",), True, "Волков Д. А."),
+    ("admin@kotovsk.example", "it", ("admin",), False, "Администратор"),
+)
+
+
+def seed_demo_users(uow: UnitOfWork) -> list[tuple[str, str]]:
+    """Demo users with fresh tokens; existing ones get a new token (the old stays valid)."""
+    issued = []
+    for email, dept, roles, head, name in DEMO_USERS:
+        user = uow.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+        if user is None:
+            user, token = create_user(uow, email=email, department=dept, roles=list(roles), is_head=head, name=name)
+        else:
+            token = issue_token(uow, user, name="demo")
+        issued.append((email, token))
+    return issued
+
+
+# --- users and tokens --------------------------------------------------------
+
+def create_user(uow: UnitOfWork, *, email: str, department: str, roles: list[str], name: str = "",
+                is_head: bool = False) -> tuple[User, str]:
+    errors = {}
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 320:
+        errors["email"] = ["Некорректный адрес электронной почты."]
+    bad_roles = [r for r in roles if r not in ROLES]
+    if not roles or bad_roles:
+        errors["role"] = [f"Допустимые роли: {', '.join(ROLES)}."]
+    dept = uow.session.execute(select(Department).where(Department.code == department)).scalar_one_or_none()
+    if dept is None:
+        known = uow.session.execute(select(Department.code).order_by(Department.code)).scalars().all()
+        errors["department"] = [f"Нет такого подразделения; известны: {', '.join(known) or '—'}."]
+    if not errors and uow.session.execute(select(User.id).where(User.email == email)).first():
+        errors["email"] = ["Пользователь с таким адресом уже есть."]
+    if errors:
+        raise Invalid("Пользователь не создан.", fields=errors)
+    user = User(email=email, department_id=dept.id, roles=list(roles), name=name, is_head=is_head)
+    uow.session.add(user)
+    uow.session.flush()
+    return user, issue_token(uow, user, name="default")
+
+
+def issue_token(uow: UnitOfWork, user: User, name: str = "") -> str:
+    token = secrets.token_urlsafe(32)
+    uow.session.add(ApiToken(user_id=user.id, name=name, token_hash=hash_token(token)))
+    uow.session.flush()
+    return token
+
+
+def user_for_token(session, token: str) -> User | None:
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    if not row.user.active:
+        return None
+    return row.user
+
+
+# --- reading programs -------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    program: Program
+    version: ProgramVersion
+    passport: Passport
+
+
+def get_program(session, slug: str) -> Program:
+    program = session.execute(select(Program).where(Program.slug == slug)).scalar_one_or_none()
+    if program is None:
+        raise NotFound(f"Программа «{slug}» не найдена.")
+    return program
+
+
+def load_version(session, slug: str, number: int | None = None) -> LoadedVersion:
+    program = get_program(session, slug)
+    number = program.current_version if number is None else number
+    version = session.execute(
+        select(ProgramVersion).where(ProgramVersion.program_id == program.id, ProgramVersion.number == number)
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFound(f"У программы «{slug}» нет редакции {number}.")
+    return LoadedVersion(program, version, parse_passport(version.passport))
+
+
+def list_versions(session, slug: str) -> list[ProgramVersion]:
+    program = get_program(session, slug)
+    return list(session.execute(
+        select(ProgramVersion).where(ProgramVersion.program_id == program.id).order_by(ProgramVersion.number)
+    ).scalars())
+
+
+def indicator_actuals(session, program_id: int) -> dict[str, dict[str, Decimal]]:
+    rows = session.execute(
+        select(IndicatorActual).where(IndicatorActual.program_id == program_id)
+        .order_by(IndicatorActual.indicator, IndicatorActual.period)
+    ).scalars()
+    actuals: dict[str, dict[str, Decimal]] = {}
+    for row in rows:
+        actuals.setdefault(row.indicator, {})[row.period] = row.value
+    return actuals
+
+
+def record_actual(uow: UnitOfWork, program_id: int, indicator: str, period: str, value: Decimal, *,
+                  request_id: int | None, answer_id: int | None, user_id: int | None) -> IndicatorActual:
+    """The latest accepted value wins; provenance says which request and answer."""
+    row = uow.session.execute(
+        select(IndicatorActual).where(IndicatorActual.program_id == program_id,
+                                      IndicatorActual.indicator == indicator,
+                                      IndicatorActual.period == period)
+    ).scalar_one_or_none()
+    if row is None:
+        row = IndicatorActual(program_id=program_id, indicator=indicator, period=period, value=value)
+        uow.session.add(row)
+    row.value = value
+    row.source_request_id, row.source_answer_id = request_id, answer_id
+    row.recorded_at, row.recorded_by_id = utcnow(), user_id
+    return row
+
+
+def in_period(passport: Passport, year: int) -> bool:
+    return passport.period_start <= year <= passport.period_end
+
+
+def today_local(tz) -> date:
+    return utcnow().astimezone(tz).date()

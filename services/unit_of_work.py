@@ -1,0 +1,74 @@
+"""One business transaction: the session, and the outbox events it commits with it."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.models.workflow import OutboxEvent, new_event_id
+from services.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+Publisher = Callable[[Iterable[str]], None]
+
+
+class UnitOfWork:
+    """Commit writes and their events together; ring the broker only after commit."""
+
+    def __init__(self, session_factory: sessionmaker, publisher: Publisher | None = None):
+        self._session_factory = session_factory
+        self._publisher = publisher
+        self.session: Session
+        self._new_events: list[str] = []
+        self._after_commit: list[Callable[[], None]] = []
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        self._new_events = []
+        self._after_commit = []
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def emit(self, type_: str, payload: dict) -> OutboxEvent:
+        now = utcnow()
+        event = OutboxEvent(id=new_event_id(), type=type_, payload=payload, created_at=now,
+                            published_at=now, publish_count=1)
+        self.session.add(event)
+        self._new_events.append(event.id)
+        return event
+
+    def get_for_update(self, model: type, item_id: Any):
+        """Row lock on PostgreSQL; SQLite already serialises writers (BEGIN IMMEDIATE)."""
+        return self.session.execute(
+            select(model).where(model.id == item_id).with_for_update()
+        ).scalar_one_or_none()
+
+    def commit(self) -> None:
+        self.session.commit()
+        published, self._new_events = self._new_events, []
+        if published and self._publisher is not None:
+            try:
+                self._publisher(published)
+            except Exception:  # the relay republishes; the commit stands
+                log.warning("could not publish %d outbox events now; the relay will", len(published))
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # work done after commit is retried by its own relay
+                log.exception("after-commit callback failed")
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run after a successful commit (e.g. deliver the emails it queued)."""
+        self._after_commit.append(callback)
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._new_events = []
+        self._after_commit = []

@@ -1,0 +1,30 @@
+"""The worker process's Services, built on first use and rebuilt after fork."""
+from __future__ import annotations
+
+from celery.signals import worker_process_init
+
+from config.settings import Settings
+
+_services = None
+
+
+def get_services():
+    global _services
+    if _services is None:
+        from services.bootstrap import bootstrap
+
+        _services = bootstrap(Settings.from_env())
+    return _services
+
+
+def set_services(services) -> None:
+    """Tests hand the worker their own Services."""
+    global _services
+    _services = services
+
+
+@worker_process_init.connect
+def _reset_after_fork(**_):
+    # A forked child must not reuse the parent's pooled connections.
+    if _services is not None:
+        _services.engine.dispose(close=False)

@@ -1,0 +1,177 @@
+"""The workflow core: declarative machines with the parties allowed to fire each event.
+
+A workflow is a python-statemachine class (states and transitions, validators
+for guards) plus a table of which *parties* may fire each event. A party is the
+caller's relation to the item ("requester", "addressee", "economic_policy", ...)
+computed by the workflow from the caller and the item, so the same rules read
+the same in the API, the web pages and the tests.
+
+Events are fired with ``getattr(machine, event)()`` rather than
+``machine.send(event)``: an event called ``send`` (information requests have
+one) shadows ``StateMachine.send`` on the instance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable, Mapping
+
+from statemachine import StateMachine
+from statemachine.exceptions import TransitionNotAllowed
+
+
+class Refusal(Exception):
+    """A reasoned 'no' that reaches the user; ``status`` is the HTTP meaning."""
+
+    status: ClassVar[int] = 409
+    code: ClassVar[str] = "conflict"
+
+    def __init__(self, message: str, *, fields: Mapping[str, Any] | None = None, **details: Any):
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields) if fields else None
+        self.details = details
+
+
+class NotAllowedNow(Refusal):
+    status = 409
+    code = "transition_not_allowed"
+
+
+class Forbidden(Refusal):
+    status = 403
+    code = "forbidden"
+
+
+class Invalid(Refusal):
+    status = 422
+    code = "invalid"
+
+
+class Conflict(Refusal):
+    status = 409
+    code = "conflict"
+
+
+class NotFound(Refusal):
+    status = 404
+    code = "not_found"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user of one department with one or more roles."""
+
+    user_id: int | None
+    department: str | None
+    roles: frozenset[str] = frozenset()
+    is_head: bool = False
+    name: str = ""
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+SYSTEM = Actor(user_id=None, department=None, roles=frozenset({"system"}), name="system")
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    event: str
+    source: str
+    target: str
+
+
+@dataclass
+class Workflow:
+    """A machine class, the parties allowed per event and their Russian labels."""
+
+    name: str
+    machine: type[StateMachine]
+    permissions: Mapping[str, frozenset[str]]
+    state_labels: Mapping[str, str] = field(default_factory=dict)
+    event_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        events = {e.id for e in self.machine.events}
+        missing = events - set(self.permissions)
+        unknown = set(self.permissions) - events
+        if missing or unknown:
+            raise TypeError(f"{self.name}: permissions missing {sorted(missing)}, unknown {sorted(unknown)}")
+
+    @property
+    def events(self) -> list[str]:
+        return [e.id for e in self.machine.events]
+
+    @property
+    def states(self) -> list[str]:
+        return [s.value for s in self.machine.states]
+
+    def bind(self, item: Any) -> StateMachine:
+        return self.machine(model=item, state_field="state")
+
+    def events_from(self, state: str) -> list[str]:
+        """Events that leave ``state`` at all, whoever fires them."""
+        return self._events_by_state.get(state, [])
+
+    @property
+    def _events_by_state(self) -> dict[str, list[str]]:
+        cached = self.__dict__.get("_by_state")
+        if cached is None:
+            cached = {}
+            for s in self.machine.states:
+                names = {e.id for t in s.transitions for e in t.events}
+                cached[s.value] = [e for e in self.events if e in names]
+            self.__dict__["_by_state"] = cached
+        return cached
+
+    def allowed_events(self, item: Any, parties: Iterable[str]) -> list[str]:
+        parties = set(parties)
+        return [e for e in self.events_from(item.state) if parties & self.permissions[e]]
+
+    def fire(self, item: Any, event: str, parties: Iterable[str], **data: Any) -> TransitionResult:
+        """Check who, then when, then the guards; on success ``item.state`` has changed.
+
+        Refusals leave the item untouched: validators run before the state is set.
+        """
+        parties = set(parties)
+        if event not in self.permissions:
+            raise Invalid(
+                f"Неизвестное действие «{event}».",
+                fields={"event": [f"Допустимые значения: {', '.join(self.events)}"]},
+            )
+        if not parties & self.permissions[event]:
+            raise Forbidden(f"Действие «{self.event_labels.get(event, event)}» вам не разрешено.")
+        source = item.state
+        allowed = self.allowed_events(item, parties)
+        if event not in self.events_from(source):
+            raise NotAllowedNow(
+                f"Действие «{self.event_labels.get(event, event)}» невозможно в состоянии "
+                f"«{self.state_labels.get(source, source)}».",
+                allowed_events=allowed,
+            )
+        machine = self.bind(item)
+        try:
+            getattr(machine, event)(**data)
+        except TransitionNotAllowed:
+            # A cond= rejected every candidate transition.
+            raise NotAllowedNow(
+                f"Действие «{self.event_labels.get(event, event)}» сейчас невозможно.",
+                allowed_events=allowed,
+            ) from None
+        return TransitionResult(event=event, source=source, target=item.state)
+
+    def mermaid(self, current: str | None = None) -> str:
+        """State diagram text, drawn from the definition itself."""
+        lines = ["stateDiagram-v2"]
+        for state in self.machine.states:
+            if state.initial:
+                lines.append(f"    [*] --> {state.value}")
+            for t in state.transitions:
+                for event in t.events:
+                    lines.append(f"    {t.source.value} --> {t.target.value}: {event.id}")
+            if state.final:
+                lines.append(f"    {state.value} --> [*]")
+        if current:
+            lines.append(f"    classDef current fill:#ffd54f,stroke:#e65100")
+            lines.append(f"    class {current} current")
+        return "\n".join(lines)
