@@ -19,7 +19,7 @@ def alembic_config(settings: Settings) -> Config:
     return cfg
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
+def upgrade(settings: Settings, revision: str = "heads") -> None:
     if settings.is_sqlite:
         settings.ensure_dirs()
     command.upgrade(alembic_config(settings), revision)

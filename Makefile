@@ -1,0 +1,36 @@
+# Two commands: `make run` (the service on the embedded default) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install migrate seed bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(VENV)/bin/interdept db upgrade
+
+seed: migrate
+	$(VENV)/bin/interdept seed
+
+## The service: web + worker + beat on SQLite and a filesystem broker under var/.
+run: seed
+	$(VENV)/bin/interdept run --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
+
+## The whole test suite. In CI INTERDEPT_REQUIRE_SERVICES=1 makes a missing server a failure.
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/interdept bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
