@@ -56,7 +56,8 @@ class UnitOfWork:
             try:
                 self._publisher(published)
             except Exception:  # the relay republishes; the commit stands
-                log.warning("could not publish %d outbox events now; the relay will", len(published))
+                log.warning("could not publish %d outbox events now; the relay will", len(published),
+                            exc_info=True)
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             try:

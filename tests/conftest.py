@@ -60,9 +60,12 @@ def redis_url():
 def _truncate_all(url: str) -> None:
     from services.models import Base
 
+    from sqlalchemy import inspect
+
     engine = create_engine(url)
     with engine.begin() as conn:
-        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        existing = set(inspect(conn).get_table_names())
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name in existing)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
