@@ -37,6 +37,7 @@ def create_celery(settings: Settings) -> Celery:
             "processed_folder": str(processed),
             "store_processed": False,
             "polling_interval": 0.2,
+            "control_folder": str(settings.broker_dir / "control"),
         }
     elif settings.broker_url.startswith("redis"):
         app.conf.broker_transport_options = {
