@@ -135,6 +135,27 @@ def outbox_relay() -> None:
     click.echo(f"republished: {relay(_services())}")
 
 
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; exit 1 naming the first entry that was changed or removed."""
+    from services.audit import verify
+
+    services = _services()
+    with services.uow() as uow:
+        result = verify(uow.session)
+    if result.ok:
+        click.echo(f"audit chain intact: {result.checked} entries")
+        return
+    click.echo(f"AUDIT CHAIN BROKEN at entry {result.first_bad_id}: {result.reason} "
+               f"({result.checked} entries before it are intact)", err=True)
+    sys.exit(1)
+
+
 def _celery_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
 
@@ -198,6 +219,9 @@ def run(host: str, port: int) -> None:
                 p.kill()
     sys.exit(0)
 
+
+from services.bench import register_cli as _register_bench  # noqa: E402
+_register_bench(main)
 
 if __name__ == "__main__":
     main()

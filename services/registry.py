@@ -14,6 +14,7 @@ from services.models.base import utcnow
 from services.models.registry import (
     ROLES, ApiToken, Department, IndicatorActual, Program, ProgramVersion, User,
 )
+from services import audit
 from services.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
 from workflows.passport import Passport, parse_passport, passport_to_dict
@@ -50,6 +51,8 @@ def seed_program(uow: UnitOfWork, passport: Passport) -> tuple[Program, bool]:
     uow.session.add(program)
     uow.session.flush()
     last = passport.amendments[-1] if passport.amendments else None
+    audit.record(uow, action="program.seeded", object_type="program", object_id=passport.slug,
+                 after={"title": passport.title, "version": 1, "financing_total": str(passport.financing_total())})
     uow.session.add(ProgramVersion(
         program_id=program.id, number=1, passport=passport_to_dict(passport),
         resolution_number=(last.number if last else passport.approved_number),
@@ -96,7 +99,7 @@ def seed_demo_users(uow: UnitOfWork) -> list[tuple[str, str]]:
 # --- users and tokens --------------------------------------------------------
 
 def create_user(uow: UnitOfWork, *, email: str, department: str, roles: list[str], name: str = "",
-                is_head: bool = False) -> tuple[User, str]:
+                is_head: bool = False, by: Actor | None = None) -> tuple[User, str]:
     errors = {}
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 320:
@@ -115,13 +118,20 @@ def create_user(uow: UnitOfWork, *, email: str, department: str, roles: list[str
     user = User(email=email, department_id=dept.id, roles=list(roles), name=name, is_head=is_head)
     uow.session.add(user)
     uow.session.flush()
+    audit.record(uow, action="user.created", object_type="user", object_id=user.id, actor=by,
+                 after={"email": email, "department": department, "roles": list(roles), "is_head": is_head},
+                 address=audit.request_address())
     return user, issue_token(uow, user, name="default")
 
 
 def issue_token(uow: UnitOfWork, user: User, name: str = "") -> str:
     token = secrets.token_urlsafe(32)
-    uow.session.add(ApiToken(user_id=user.id, name=name, token_hash=hash_token(token)))
+    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token))
+    uow.session.add(row)
     uow.session.flush()
+    # The token itself is never recorded anywhere but as its hash.
+    audit.record(uow, action="token.issued", object_type="api_token", object_id=row.id,
+                 after={"user_id": user.id, "name": name}, address=audit.request_address())
     return token
 
 
@@ -154,15 +164,37 @@ def get_program(session, slug: str) -> Program:
     return program
 
 
+# Parsed passports by version row: a version is never updated once written, so parsing it once per
+# process is enough. The key includes created_at so a recreated database's reused ids never collide.
+_PASSPORTS: dict[tuple, Passport] = {}
+_PASSPORTS_MAX = 256
+
+
+def _parsed_passport(version: ProgramVersion) -> Passport:
+    key = (version.id, version.program_id, version.number, version.created_at)
+    passport = _PASSPORTS.get(key)
+    if passport is None:
+        passport = parse_passport(version.passport)
+        if len(_PASSPORTS) >= _PASSPORTS_MAX:
+            _PASSPORTS.clear()
+        _PASSPORTS[key] = passport
+    return passport
+
+
 def load_version(session, slug: str, number: int | None = None) -> LoadedVersion:
-    program = get_program(session, slug)
-    number = program.current_version if number is None else number
-    version = session.execute(
-        select(ProgramVersion).where(ProgramVersion.program_id == program.id, ProgramVersion.number == number)
-    ).scalar_one_or_none()
-    if version is None:
+    # One query for the program and its version (the current one unless a number is given).
+    wanted = Program.current_version if number is None else number
+    row = session.execute(
+        select(Program, ProgramVersion)
+        .join(ProgramVersion, ProgramVersion.program_id == Program.id)
+        .where(Program.slug == slug, ProgramVersion.number == wanted)
+    ).first()
+    if row is None:
+        program = get_program(session, slug)  # NotFound when there is no such program
+        number = program.current_version if number is None else number
         raise NotFound(f"У программы «{slug}» нет редакции {number}.")
-    return LoadedVersion(program, version, parse_passport(version.passport))
+    program, version = row
+    return LoadedVersion(program, version, _parsed_passport(version))
 
 
 def list_versions(session, slug: str) -> list[ProgramVersion]:
@@ -191,11 +223,15 @@ def record_actual(uow: UnitOfWork, program_id: int, indicator: str, period: str,
                                       IndicatorActual.indicator == indicator,
                                       IndicatorActual.period == period)
     ).scalar_one_or_none()
+    before = None if row is None else {"value": str(row.value), "request_id": row.source_request_id}
     if row is None:
         row = IndicatorActual(program_id=program_id, indicator=indicator, period=period, value=value)
         uow.session.add(row)
     row.value = value
     row.source_request_id, row.source_answer_id = request_id, answer_id
+    audit.record(uow, action="indicator_actual.recorded", object_type="indicator_actual",
+                 object_id=f"{program_id}:{indicator}:{period}", before=before,
+                 after={"value": str(value), "request_id": request_id, "answer_id": answer_id, "user_id": user_id})
     row.recorded_at, row.recorded_by_id = utcnow(), user_id
     return row
 

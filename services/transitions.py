@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from services import audit
 from services.models.workflow import TransitionRecord
 from services.unit_of_work import UnitOfWork
 from workflows.core import Actor, TransitionResult, Workflow
@@ -61,6 +62,10 @@ def record_transition(
         payload=payload,
     )
     uow.session.add(record)
+    audit.record(uow, action=f"{workflow_name}.{result.event}", object_type=workflow_name, object_id=item_id,
+                 actor=actor, role=role, before={"state": result.source},
+                 after={"state": result.target, "comment": comment or "", **payload},
+                 address=audit.request_address())
     uow.emit(
         f"{workflow_name}.{result.event}",
         {
