@@ -43,7 +43,8 @@ class Settings:
     outbox_republish_after: int = 30
     relay_interval: float = 10.0
     mail_retry_for: int = 24 * 3600
-    task_always_eager: bool = False
+    # One Celery queue per deployment; tests give each run its own so runs sharing a Redis never mix.
+    queue: str = "interdept"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -85,6 +86,7 @@ class Settings:
             base_url=env.get("INTERDEPT_BASE_URL") or "http://127.0.0.1:8000",
             outbox_republish_after=_int(env, "INTERDEPT_OUTBOX_REPUBLISH_AFTER", 30),
             mail_retry_for=_int(env, "INTERDEPT_MAIL_RETRY_FOR", 24 * 3600),
+            queue=env.get("INTERDEPT_QUEUE") or "interdept",
         )
         values.update(overrides)
         return cls(**values)

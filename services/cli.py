@@ -65,7 +65,9 @@ def seed(demo_users: bool) -> None:
         uow.commit()
     click.echo(f"programs created: {', '.join(created) or 'none (already there)'}")
     if issued:
-        click.echo("demo users (API tokens, shown once):")
+        from services.registry import DEMO_PASSWORD
+
+        click.echo(f"demo users (web sign-in password: {DEMO_PASSWORD}; API tokens, shown once):")
         for email, token in issued:
             click.echo(f"  {email:32} {token}")
 
@@ -97,6 +99,33 @@ def users_create(email: str, department: str, roles: tuple[str, ...], name: str,
         _fail(error)
     click.echo(f"created user {user.id} <{user.email}>")
     click.echo(token)
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", default=None, help="The new password (prompted for, hidden, when omitted).")
+def users_set_password(email: str, password: str | None) -> None:
+    """Set a person's web sign-in password (ends their other sessions)."""
+    from sqlalchemy import select
+
+    from services.models.registry import User
+    from services.people import set_password
+    from workflows.core import NotFound, Refusal
+
+    if password is None:
+        password = click.prompt("Новый пароль", hide_input=True, confirmation_prompt=True)
+    services = _services(eager=True)
+    try:
+        with services.uow() as uow:
+            user = uow.session.execute(
+                select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"Нет пользователя с адресом {email}.")
+            set_password(uow, user, password)
+            uow.commit()
+    except Refusal as error:
+        _fail(error)
+    click.echo(f"password set for <{user.email}>")
 
 
 @main.group()
@@ -156,6 +185,48 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@main.group()
+def keys() -> None:
+    """Departments' signing keys for decisions."""
+
+
+@keys.command("generate")
+@click.option("--department", required=True, help="Department code, e.g. it, mfc, economic-policy, finance.")
+@click.option("--rotate", is_flag=True, help="Replace an existing key (the old public key stays published).")
+def keys_generate(department: str, rotate: bool) -> None:
+    """Make a key pair: the private key to <var>/keys/<department>.pem (0600), the public one published."""
+    from services.signing import generate_key, private_key_path
+    from workflows.core import Refusal
+
+    services = _services()
+    try:
+        with services.uow() as uow:
+            row = generate_key(uow, services, department, rotate=rotate)
+            uow.commit()
+    except Refusal as error:
+        _fail(error)
+    click.echo(f"key {row.key_id} ({row.algorithm}) for {department}; private key: "
+               f"{private_key_path(services, department)}")
+    click.echo(row.public_key.strip())
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Published public keys; '*' marks the key each department signs with now."""
+    from services.signing import private_key_path, published_keys
+
+    services = _services()
+    with services.uow() as uow:
+        rows = published_keys(uow.session)
+    if not rows:
+        click.echo("no keys yet (a department's key is made the first time it signs)")
+    for k in rows:
+        has_private = private_key_path(services, k.department).exists() if k.active else False
+        click.echo(f"{'*' if k.active else ' '} {k.department:20} {k.key_id} {k.algorithm:8} "
+                   f"{k.created_at:%Y-%m-%d %H:%M} "
+                   f"{'private key present' if has_private else ('retired' if not k.active else 'PRIVATE KEY MISSING')}")
+
+
 def _celery_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
 
@@ -167,14 +238,18 @@ def _celery_cmd(*args: str) -> list[str]:
 def web(host: str, port: int, web_workers: int) -> None:
     """The web app under gunicorn."""
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-w", str(web_workers), "-b", f"{host}:{port}",
-                               "--access-logfile", "-", "services.wsgi:app"])
+                               "--access-logfile", "-",
+                               # access lines with ?token= values masked (the calendar feed URL)
+                               "--logger-class", "services.security.RedactingGunicornLogger",
+                               "services.wsgi:app"])
 
 
 @main.command()
 @click.option("--concurrency", default=2, type=int)
 def worker(concurrency: int) -> None:
     """A Celery worker."""
-    os.execvp(sys.executable, _celery_cmd("worker", "-Q", "interdept", "-c", str(concurrency), "-l", "INFO"))
+    queue = _settings().queue
+    os.execvp(sys.executable, _celery_cmd("worker", "-Q", queue, "-c", str(concurrency), "-l", "INFO"))
 
 
 @main.command()
@@ -220,7 +295,10 @@ def run(host: str, port: int) -> None:
     sys.exit(0)
 
 
+from services.report_cli import register_cli as _register_reports  # noqa: E402
 from services.bench import register_cli as _register_bench  # noqa: E402
+
+_register_reports(main)
 _register_bench(main)
 
 if __name__ == "__main__":

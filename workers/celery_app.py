@@ -13,7 +13,7 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
-        task_default_queue="interdept",
+        task_default_queue=settings.queue,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
         timezone="UTC",
@@ -23,6 +23,7 @@ def create_celery(settings: Settings) -> Celery:
             "outbox-relay": {"task": "interdept.relay_outbox", "schedule": settings.relay_interval},
             "mail-relay": {"task": "interdept.relay_mail", "schedule": 30.0},
             "deadline-sweep": {"task": "interdept.sweep_deadlines", "schedule": 60.0},
+            "report-schedule": {"task": "interdept.schedule_reports", "schedule": 3600.0},
         },
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
     )

@@ -33,3 +33,10 @@ def sweep_deadlines() -> int:
     from services.deadlines import sweep
 
     return sweep(get_services())
+
+
+@shared_task(name="interdept.schedule_reports", ignore_result=True)
+def schedule_reports() -> int:
+    from services.reports import run_schedule
+
+    return run_schedule(get_services())

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 import time
 from email import message_from_bytes
 from email.header import decode_header, make_header
@@ -85,6 +86,7 @@ def stack(tmp_path, pg_url, redis_url, smtp):
         "SMTP_PORT": str(smtp.port),
         "INTERDEPT_VAR_DIR": str(tmp_path / "var"),
         "INTERDEPT_OUTBOX_REPUBLISH_AFTER": "2",
+        "INTERDEPT_QUEUE": f"interdept-test-{uuid.uuid4().hex[:8]}",
     }
     settings = make_settings(tmp_path, pg_url, **{k: v for k, v in env.items() if k != "DATABASE_URL"})
     services = make_services(settings, eager=False)
@@ -102,7 +104,8 @@ class WorkerProcess:
     def start(self):
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-P", "solo", "-Q", "interdept",
+            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-P", "solo",
+             "-Q", self.env.get("INTERDEPT_QUEUE", "interdept"),
              "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
