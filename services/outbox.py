@@ -61,6 +61,9 @@ def handlers_for(event_type: str) -> list[Handler]:
 def _load_handler_modules() -> None:
     # Importing registers; the modules are the services' own event handlers.
     import services.handlers  # noqa: F401
+    import services.reminders  # noqa: F401
+    import services.report_handlers  # noqa: F401
+    import services.amendment_handlers  # noqa: F401
 
 
 class HandlerFailed(Exception):

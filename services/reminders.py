@@ -143,6 +143,10 @@ def send_reminders(uow: UnitOfWork, event, services) -> None:
     now = datetime.fromisoformat(event.payload["at"])
     for user, entries in per_user.values():
         entries.sort(key=lambda e: (URGENCY.get(e[0].rule, 9), e[1].due_date))
+        # Several steps of one item due at once (a late sweep): only the most urgent is worth saying.
+        seen: set[tuple[str, int]] = set()
+        entries[:] = [e for e in entries if not ((e[0].item_kind, e[0].item_id) in seen
+                                                 or seen.add((e[0].item_kind, e[0].item_id)))]
         if user.reminder_mode == "digest" and len(entries) > 1:
             key = "reminder-digest:" + ",".join(_key(s, user) for s, _ in entries)
             queue_email(uow, services, dedupe_key=_hashed(key),
@@ -247,6 +251,40 @@ class ReportReminders:
                 "assignee_head": users_of(session, code=executor, heads_only=True),
                 "requester": users_of(session, code="economic-policy"),
                 "executor": users_of(session, code=executor),
+                "economic_policy": users_of(session, code="economic-policy"),
+            },
+        )
+
+
+@reminder_kind("amendment_review")
+class AmendmentReviewReminders:
+    """The reviewing departments that have not yet decided on the current revision owe the review."""
+
+    def describe(self, session, services, item_id: int) -> ItemReminder | None:
+        from services.amendments import current_passport, review_status
+        from services.models.amendments import Amendment
+
+        amendment = session.get(Amendment, item_id)
+        if amendment is None or amendment.state != "under_review" or amendment.due_date is None:
+            return None
+        passport = current_passport(session, amendment)
+        pending = [d for d, s in review_status(session, amendment, passport).items() if s["decision"] == "pending"]
+        if not pending:
+            return None
+        author = session.get(User, amendment.created_by_id) if amendment.created_by_id else None
+        return ItemReminder(
+            title=f"Согласование проекта изменений №{amendment.id} (редакция {amendment.revision}) "
+                  f"программы «{amendment.program.title[:80]}»",
+            url=f"{services.settings.base_url}/amendments/{amendment.id}",
+            due_date=amendment.due_date,
+            explanation=f"Срок согласования — {amendment.review_working_days} рабочих дней с даты направления "
+                        f"({amendment.submitted_at.astimezone(services.tz):%d.%m.%Y}); ожидается решение: "
+                        f"{', '.join(pending)}.",
+            audiences={
+                "assignee": [u for code in pending for u in users_of(session, code=code)],
+                "assignee_head": [u for code in pending for u in users_of(session, code=code, heads_only=True)],
+                "requester": [author] if author else users_of(session, code=passport.executor),
+                "executor": users_of(session, code=passport.executor),
                 "economic_policy": users_of(session, code="economic-policy"),
             },
         )
