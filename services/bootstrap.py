@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
@@ -23,6 +24,11 @@ class Services:
     mailer: Any
     publisher: Callable[[Iterable[str]], None] | None = None
     extras: dict = field(default_factory=dict)
+    # Tests set a clock to act at a chosen instant; production uses the system time.
+    clock: Callable[[], datetime] | None = None
+
+    def now(self) -> datetime:
+        return self.clock() if self.clock else datetime.now(timezone.utc)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self.publish)

@@ -16,7 +16,14 @@ from workflows.information_request import AWAITING_ADDRESSEE
 
 
 def sweep(services, now: datetime | None = None, batch: int = 500) -> int:
+    """Record missed deadlines, then fire the reminder steps that are due."""
+    from services.reminders import sweep_reminders
+
     now = now or utcnow()
+    return record_missed_deadlines(services, now, batch) + sweep_reminders(services, now, batch)
+
+
+def record_missed_deadlines(services, now: datetime, batch: int = 500) -> int:
     recorded = 0
     while True:
         with services.uow() as uow:

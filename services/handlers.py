@@ -8,7 +8,8 @@ from services.models.registry import Department, User
 from services.models.requests import InformationRequest
 from services.outbox import handles
 
-# event -> (template, who is told)
+# event -> (template, who is told). A missed deadline is told by the reminder ladder
+# (services/reminders.py: "overdue" and "escalation" steps), not here.
 REQUEST_MAIL = {
     "information_request.send": ("request_sent", "addressee"),
     "information_request.answer": ("request_answered", "requester"),
@@ -17,7 +18,6 @@ REQUEST_MAIL = {
     "information_request.withdraw": ("request_withdrawn", "addressee"),
     "information_request.extend_deadline": ("request_extended", "addressee"),
     "information_request.delegate": ("request_delegated", "assignee"),
-    "information_request.deadline_missed": ("request_overdue", "both"),
 }
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
 
-from services import transitions
+from services import reminders, transitions
 from services.answer_forms import validate_answer, validate_form
 from services.models.base import utcnow
 from services.models.registry import Department, User
@@ -98,6 +98,9 @@ def create_request(uow: UnitOfWork, services, actor: Actor, new: NewRequest) -> 
     if not actor.has_role(*CREATOR_ROLES):
         raise Forbidden("Создавать запросы могут исполнитель, отдел экономической политики и финансовое управление.")
     loaded = load_version(uow.session, new.program)
+    if actor.department not in {d.code for d in loaded.passport.departments}:
+        # Only the program's departments ask within it; to others the program does not exist.
+        raise NotFound(f"Программа «{new.program}» не найдена.")
     errors: dict[str, list[str]] = {}
     addressees = list(dict.fromkeys(new.addressees or []))
     if not addressees:
@@ -124,13 +127,13 @@ def create_request(uow: UnitOfWork, services, actor: Actor, new: NewRequest) -> 
     uow.session.flush()
     copies = []
     for code in addressees:
-        req = InformationRequest(thread_id=thread.id, department_id=depts[code].id, state="draft",
+        # The related rows are already in hand: set them, so no per-copy refresh query is needed.
+        req = InformationRequest(thread=thread, department=depts[code], state="draft", assignee=None,
                                  working_days=working_days, pauses=[], extensions=[])
         uow.session.add(req)
         copies.append(req)
     uow.session.flush()
     for req in copies:
-        uow.session.refresh(req)
         uow.emit("information_request.created", {"item_id": req.id, "thread_id": thread.id,
                                                  "actor_id": actor.user_id})
         if new.send:
@@ -161,7 +164,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
           comment: str = "", data: dict | None = None) -> None:
     data = dict(data or {})
     who = parties(actor, req)
-    now = utcnow()
+    now = services.now()
     machine_data: dict = {}
     payload: dict = {"thread_id": req.thread_id, "department": req.department.code}
     # Check who and when before looking at the data, so a refused caller learns nothing more.
@@ -177,6 +180,8 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
         machine_data = {"working_days": data.get("working_days")}
     elif event == "delegate":
         machine_data = {"assignee_id": data.get("assignee_id")}
+        # In the payload before firing, so the history row and the outbox event both carry it.
+        payload["assignee_id"] = data.get("assignee_id")
     elif data:
         raise Invalid("Это действие не принимает данных.", fields={"data": ["Лишнее поле."]})
 
@@ -195,13 +200,16 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
                                             "at": now.isoformat()}]
     elif event == "delegate":
         _delegate(uow, req, data["assignee_id"])
-        payload["assignee_id"] = data["assignee_id"]
-    elif event == "accept":
-        _record_actuals(uow, req, actor)
     if result.target in ("accepted", "withdrawn"):
         req.closed_at = now
     _refresh_deadline(services, req)
     req.updated_at = now
+    if event == "accept":
+        # After every change to the row: the query here autoflushes it as one UPDATE (one version bump).
+        _record_actuals(uow, req, actor)
+    reminders.reschedule(uow, services, "information_request", req.id,
+                         req.due_date if req.state in AWAITING_ADDRESSEE and req.due_at else None,
+                         req.deadline_revision, req.thread.program.slug, now=now)
 
 
 def _precheck(req: InformationRequest, event: str, who: set[str]) -> None:

@@ -31,6 +31,9 @@ class User(Base):
     is_head: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "digest": several reminders due at once arrive as one email; "single": one each.
+    reminder_mode: Mapped[str] = mapped_column(String(16), default="digest", server_default="digest")
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
 
     department: Mapped[Department] = relationship(lazy="joined")
 
