@@ -63,14 +63,30 @@ def validate_form(form: list[dict], passport: Passport) -> list[dict]:
     return cleaned
 
 
+# Numbers are stored as NUMERIC(20, 4) (indicator actuals): refuse what would not fit
+# or would be silently rounded, instead of failing (or losing digits) at acceptance.
+MAX_INTEGER_DIGITS = 16
+MAX_FRACTION_DIGITS = 4
+
+
+def _fits_storage(value) -> None:
+    value = Decimal(value)
+    exponent = value.normalize().as_tuple().exponent  # trailing zeros do not count
+    fraction = -exponent if exponent < 0 else 0
+    if fraction > MAX_FRACTION_DIGITS:
+        raise ValidationError(f"Не более {MAX_FRACTION_DIGITS} знаков после запятой.")
+    if abs(value) >= Decimal(10) ** MAX_INTEGER_DIGITS:
+        raise ValidationError(f"Не более {MAX_INTEGER_DIGITS} цифр в целой части.")
+
+
 def _field_for(item: dict) -> fields.Field:
     required = bool(item.get("required", True))
     kwargs = {"required": required, "allow_none": not required}
     kind = item["type"]
     if kind == "decimal":
-        return fields.Decimal(as_string=True, allow_nan=False, **kwargs)
+        return fields.Decimal(as_string=True, allow_nan=False, validate=_fits_storage, **kwargs)
     if kind == "integer":
-        return fields.Integer(strict=True, **kwargs)
+        return fields.Integer(strict=True, validate=_fits_storage, **kwargs)
     if kind == "date":
         return fields.Date(**kwargs)
     if kind == "file":
@@ -99,7 +115,7 @@ def validate_answer(form: list[dict], data) -> dict:
     except ValidationError as exc:
         messages = exc.normalized_messages()
         raise Invalid(
-            "Ответ не прошёл проверку: " + ", ".join(sorted(messages)),
+            "Ответ не прошёл проверку: " + ", ".join(f"data.{k}" for k in sorted(messages)),
             fields={f"data.{k}": _russian(v) for k, v in messages.items()},
         ) from None
     result = {}

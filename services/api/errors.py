@@ -5,7 +5,9 @@ import logging
 
 from flask import jsonify
 from flask_smorest import Api
-from sqlalchemy.exc import OperationalError, InterfaceError
+from marshmallow import INCLUDE, Schema
+from marshmallow import fields as ma_fields
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -53,28 +55,89 @@ def _fields_from_webargs(data) -> dict | None:
     return fields or None
 
 
+def http_error_response(error: HTTPException):
+    """Werkzeug/webargs errors in our envelope, keeping the fields webargs found."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    fields = _fields_from_webargs(data)
+    message = MESSAGES.get(status, error.description or "Ошибка.")
+    if status == 400 and fields and any("json" in str(k).lower() or "Invalid JSON" in str(v) for k, v in fields.items()):
+        message = "Тело запроса не является корректным JSON."
+    if status == 422 and fields:
+        message = "Данные не прошли проверку: " + ", ".join(sorted(map(str, fields)))
+    response = error_response(status, CODES.get(status, "error"), message, fields)
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    return response
+
+
+class ErrorBody(Schema):
+    class Meta:
+        unknown = INCLUDE  # a refusal may add details, e.g. allowed_events
+
+    code = ma_fields.String(required=True)
+    message = ma_fields.String(required=True)
+    fields = ma_fields.Dict()
+
+
+class ErrorEnvelope(Schema):
+    """What every error response is, so the spec documents the body clients really get."""
+
+    error = ma_fields.Nested(ErrorBody, required=True)
+
+
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
 class JsonErrorApi(Api):
     """flask-smorest's Api with our error envelope."""
 
+    ERROR_SCHEMA = ErrorEnvelope
+
     def handle_http_exception(self, error: HTTPException):
-        status = error.code or 500
-        data = getattr(error, "data", None) or {}
-        fields = _fields_from_webargs(data)
-        message = MESSAGES.get(status, error.description or "Ошибка.")
-        if status == 400 and fields and any("json" in str(k).lower() or "Invalid JSON" in str(v) for k, v in fields.items()):
-            message = "Тело запроса не является корректным JSON."
-        if status == 422 and fields:
-            message = "Данные не прошли проверку: " + ", ".join(sorted(map(str, fields)))
-        response = error_response(status, CODES.get(status, "error"), message, fields)
-        for name, value in (data.get("headers") or {}).items():
-            response.headers[name] = value
-        return response
+        return http_error_response(error)
+
+    def register_blueprint(self, blp, **options):
+        """An operation that documents no success response gets a bare 200.
+
+        Otherwise the only response it documents is "default" (the error
+        envelope), which by OpenAPI's rules would also describe its successes.
+        """
+        super().register_blueprint(blp, **options)
+        for operations in self.spec._paths.values():
+            for method, operation in operations.items():
+                if method in _METHODS and isinstance(operation, dict):
+                    responses = operation.setdefault("responses", {})
+                    if not any(str(code).startswith("2") for code in responses):
+                        responses["200"] = {"description": "OK"}
+
+
+# Integer ids are PostgreSQL integers; a larger number in a URL names nothing (and must not reach the database).
+_ID_MIN, _ID_MAX = -(2 ** 31), 2 ** 31 - 1
 
 
 def register_error_handlers(app) -> None:
+    @app.before_request
+    def _ids_in_range():
+        from flask import request
+
+        for value in (request.view_args or {}).values():
+            if isinstance(value, int) and not _ID_MIN <= value <= _ID_MAX:
+                return error_response(404, "not_found", MESSAGES[404])
+        return None
+
+    @app.errorhandler(DataError)
+    def _out_of_range(error):
+        # A value the database cannot store (e.g. a number too large for its column) is the caller's error.
+        log.warning("value refused by the database: %s", type(getattr(error, "orig", error)).__name__)
+        return error_response(422, "invalid", "Значение вне допустимого диапазона.")
+
     @app.errorhandler(Refusal)
     def _refusal(error: Refusal):
-        return error_response(error.status, error.code, error.message, error.fields, **error.details)
+        response = error_response(error.status, error.code, error.message, error.fields, **error.details)
+        if error.details.get("retry_after") is not None:
+            response.headers["Retry-After"] = str(int(error.details["retry_after"]))
+        return response
 
     @app.errorhandler(StaleDataError)
     def _stale(_error):
@@ -90,8 +153,8 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        status = error.code or 500
-        return error_response(status, CODES.get(status, "error"), MESSAGES.get(status, error.description or ""))
+        # Registered after flask-smorest's own handler, so it must keep webargs' fields too.
+        return http_error_response(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error):

@@ -26,10 +26,12 @@ DANGEROUS_TYPES = {"application/x-msdownload", "application/x-dosexec", "applica
                    "application/javascript", "text/html", "image/svg+xml", "application/java-archive"}
 
 
-def request_view(services, session, actor, req) -> dict:
+def request_view(services, session, actor, req, *, fresh: bool = False) -> dict:
+    """``fresh``: a copy created in this transaction, which has no answer or attachment to look up."""
     deadline = ir.deadline_of(services, req)
-    answer = ir.latest_answer(session, req.id)
-    attachments = session.query(Attachment).filter(Attachment.request_id == req.id).order_by(Attachment.id).all()
+    answer = None if fresh else ir.latest_answer(session, req.id)
+    attachments = [] if fresh else (
+        session.query(Attachment).filter(Attachment.request_id == req.id).order_by(Attachment.id).all())
     return {
         "id": req.id,
         "thread": req.thread_id,
@@ -44,7 +46,7 @@ def request_view(services, session, actor, req) -> dict:
         "sent_at": req.sent_at.isoformat() if req.sent_at else None,
         "due_date": req.due_date.isoformat() if req.due_date else None,
         "due_at": req.due_at.isoformat() if req.due_at else None,
-        "overdue": ir.is_request_overdue(req),
+        "overdue": ir.is_request_overdue(req, services.now()),
         "paused": bool(deadline and deadline.paused),
         "deadline_explanation": deadline.explanation if deadline else None,
         "form": req.thread.form,
@@ -67,9 +69,11 @@ def create(body):
     services = current_services()
     with services.uow() as uow:
         thread, copies = ir.create_request(uow, services, g.actor, ir.NewRequest(**body))
+        # Built inside the transaction: reading after commit would cost another BEGIN/ROLLBACK.
+        result = {"thread": thread.id,
+                  "requests": [request_view(services, uow.session, g.actor, r, fresh=True) for r in copies]}
         uow.commit()
-        return {"thread": thread.id,
-                "requests": [request_view(services, uow.session, g.actor, r) for r in copies]}
+        return result
 
 
 @blp.route("/requests")
@@ -79,7 +83,7 @@ def list_(args):
     """Requests the caller's department sent or received; filters and pages."""
     services = current_services()
     with services.uow() as uow:
-        items, total = ir.list_requests(uow.session, g.actor, ir.RequestFilter(**args))
+        items, total = ir.list_requests(uow.session, g.actor, ir.RequestFilter(**args), now=services.now())
         return {"items": [request_view(services, uow.session, g.actor, r) for r in items], "total": total,
                 "page": args["page"], "page_size": args["page_size"]}
 
@@ -107,8 +111,9 @@ def transition(body, request_id: int):
             data[key] = body[key]
     with services.uow() as uow:
         req = ir.fire_transition(uow, services, g.actor, request_id, body["event"], body["comment"], data)
+        view = request_view(services, uow.session, g.actor, req)
         uow.commit()
-        return request_view(services, uow.session, g.actor, req)
+        return view
 
 
 @blp.route("/requests/<int:request_id>/history")
