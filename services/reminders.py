@@ -106,19 +106,19 @@ def sweep_reminders(services, now: datetime | None = None, batch: int = 500) -> 
     fired = 0
     while True:
         with services.uow() as uow:
-            query = (select(ReminderStep).where(ReminderStep.state == "pending", ReminderStep.fire_at <= now)
+            query = (select(ReminderStep.id).where(ReminderStep.state == "pending", ReminderStep.fire_at <= now)
                      .order_by(ReminderStep.fire_at).limit(batch))
             if not services.settings.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
-            steps = uow.session.execute(query).scalars().all()
-            if not steps:
+            ids = list(uow.session.execute(query).scalars())
+            if not ids:
                 return fired
-            for step in steps:
-                step.state, step.fired_at = "fired", now
-            uow.emit("reminders.due", {"step_ids": [s.id for s in steps], "at": now.isoformat()})
+            uow.session.execute(update(ReminderStep).where(ReminderStep.id.in_(ids))
+                                .values(state="fired", fired_at=now))
+            uow.emit("reminders.due", {"step_ids": ids, "at": now.isoformat()})
             uow.commit()
-        fired += len(steps)
-        if len(steps) < batch:
+        fired += len(ids)
+        if len(ids) < batch:
             return fired
 
 
