@@ -592,7 +592,7 @@ def _levels(value: str) -> list[int]:
         raise click.BadParameter("a comma-separated list of integers, e.g. 1,4,16") from exc
 
 
-@click.command("bench")
+@click.group("bench", invoke_without_command=True)
 @click.option("--requests", "requests_", default=150, show_default=True, type=click.IntRange(1, 100_000),
               help="Lifecycles (create+send, answer, accept) per concurrency level.")
 @click.option("--concurrency", default="1,4,16", show_default=True, help="Concurrent HTTP clients per level.")
@@ -606,9 +606,12 @@ def _levels(value: str) -> list[int]:
               show_default=DEFAULT_PG, help="A database on the server where the bench database is created.")
 @click.option("--redis-url", default=lambda: os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
               show_default=DEFAULT_REDIS, help="Broker db; flushed before and after.")
-def bench(requests_: int, concurrency: str, seconds: float, web_workers: int, worker_concurrency: int,
-          ref_seconds: float, pg_admin_url: str, redis_url: str) -> None:
-    """Benchmark the production topology on this machine against PostgreSQL's own rate."""
+@click.pass_context
+def bench(ctx: click.Context, requests_: int, concurrency: str, seconds: float, web_workers: int,
+          worker_concurrency: int, ref_seconds: float, pg_admin_url: str, redis_url: str) -> None:
+    """Benchmark the production topology against PostgreSQL's own rate (`bench sweep`: the sweep)."""
+    if ctx.invoked_subcommand is not None:
+        return
     levels = _levels(concurrency)
     started = time.monotonic()
     results, memory = run_bench(requests=requests_, concurrency=levels, seconds=seconds, web_workers=web_workers,
@@ -628,6 +631,9 @@ def bench(requests_: int, concurrency: str, seconds: float, web_workers: int, wo
 
 
 def register_cli(main: click.Group) -> None:
+    from services.bench_sweep import sweep_bench
+
+    bench.add_command(sweep_bench)
     main.add_command(bench)
 
 

@@ -1,6 +1,11 @@
 """Wires the real adapters (or test doubles) into one Services object per process."""
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import queue
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -14,6 +19,8 @@ from config.settings import Settings
 from services.db import make_engine, make_session_factory
 from services.mailers import FileMailer, SmtpMailer
 from services.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,10 +98,19 @@ class InlinePublisher:
 
 
 class CeleryPublisher:
-    """Rings the broker's bell for each committed event; a failure here loses nothing."""
+    """Rings the broker's bell for committed events from a background thread.
 
-    def __init__(self, settings: Settings):
+    A slow or absent broker then never holds up an HTTP request: the events are
+    already committed, and the relay republishes any bell that was not rung.
+    """
+
+    def __init__(self, settings: Settings, background: bool = True):
         self.settings = settings
+        self.background = background
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
 
     @cached_property
     def celery(self):
@@ -103,8 +119,44 @@ class CeleryPublisher:
         return create_celery(self.settings)
 
     def __call__(self, event_ids: Iterable[str]) -> None:
-        with self.celery.connection_for_write() as conn:
-            for event_id in event_ids:
-                self.celery.send_task(
-                    "interdept.handle_event", args=[event_id], connection=conn, retry=False,
-                )
+        ids = list(event_ids)
+        if not ids:
+            return
+        if not self.background:
+            self.publish_now(ids)
+            return
+        self._ensure_thread()
+        self._queue.put(ids)
+
+    def publish_now(self, ids: list[str]) -> None:
+        with self.celery.producer_or_acquire() as producer:
+            for event_id in ids:
+                self.celery.send_task("interdept.handle_event", args=[event_id], producer=producer, retry=False)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            # After a fork (gunicorn, Celery prefork) the parent's thread does not exist here.
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._queue = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="outbox-bell", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            ids = self._queue.get()
+            if ids is None:
+                return
+            try:
+                self.publish_now(ids)
+            except Exception:  # the relay republishes what is not handled
+                log.warning("broker unreachable; %d events wait for the relay", len(ids), exc_info=True)
+
+    def flush(self, timeout: float = 3.0) -> None:
+        """Give queued bells a moment before the process exits (CLI runs)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive() or self._pid != os.getpid():
+            return
+        self._queue.put(None)
+        thread.join(timeout)
