@@ -34,6 +34,11 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
     if test_config:
         app.config.update(test_config)
     app.extensions["interdept"] = services or bootstrap(settings)
+    from services.security import init_security
+    from services.web_session import init_web_session
+
+    init_web_session(app)
+    init_security(app)
     logging.basicConfig(level=logging.INFO)
 
     api = JsonErrorApi(app)
@@ -42,4 +47,5 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
 
     for blp in blueprints():
         api.register_blueprint(blp)
+    from services.webui import register_webui; register_webui(app)
     return app

@@ -83,8 +83,13 @@ DEMO_USERS = (
 )
 
 
+DEMO_PASSWORD = "demo-password-1"
+
+
 def seed_demo_users(uow: UnitOfWork) -> list[tuple[str, str]]:
-    """Demo users with fresh tokens; existing ones get a new token (the old stays valid)."""
+    """Demo users with fresh tokens and the password DEMO_PASSWORD; existing ones get a new token."""
+    from services.people import demo_password_hash, store_password_hash
+
     issued = []
     for email, dept, roles, head, name in DEMO_USERS:
         user = uow.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
@@ -92,6 +97,8 @@ def seed_demo_users(uow: UnitOfWork) -> list[tuple[str, str]]:
             user, token = create_user(uow, email=email, department=dept, roles=list(roles), is_head=head, name=name)
         else:
             token = issue_token(uow, user, name="demo")
+        if user.password_hash is None:
+            store_password_hash(uow, user, demo_password_hash(DEMO_PASSWORD))
         issued.append((email, token))
     return issued
 
@@ -99,7 +106,7 @@ def seed_demo_users(uow: UnitOfWork) -> list[tuple[str, str]]:
 # --- users and tokens --------------------------------------------------------
 
 def create_user(uow: UnitOfWork, *, email: str, department: str, roles: list[str], name: str = "",
-                is_head: bool = False, by: Actor | None = None) -> tuple[User, str]:
+                is_head: bool = False, by: Actor | None = None, with_token: bool = True) -> tuple[User, str | None]:
     errors = {}
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 320:
@@ -121,21 +128,31 @@ def create_user(uow: UnitOfWork, *, email: str, department: str, roles: list[str
     audit.record(uow, action="user.created", object_type="user", object_id=user.id, actor=by,
                  after={"email": email, "department": department, "roles": list(roles), "is_head": is_head},
                  address=audit.request_address())
-    return user, issue_token(uow, user, name="default")
+    return user, (issue_token(uow, user, name="default", by=by) if with_token else None)
 
 
-def issue_token(uow: UnitOfWork, user: User, name: str = "") -> str:
+def issue_token(uow: UnitOfWork, user: User, name: str = "", *, expires_at=None, by: Actor | None = None) -> str:
+    return issue_token_row(uow, user, name, expires_at=expires_at, by=by)[1]
+
+
+def issue_token_row(uow: UnitOfWork, user: User, name: str = "", *, expires_at=None,
+                    by: Actor | None = None) -> tuple[ApiToken, str]:
+    """A new token (returned once, stored only as its SHA-256) and its row."""
     token = secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token))
+    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), prefix=token[:6],
+                   expires_at=expires_at)
     uow.session.add(row)
     uow.session.flush()
     # The token itself is never recorded anywhere but as its hash.
-    audit.record(uow, action="token.issued", object_type="api_token", object_id=row.id,
-                 after={"user_id": user.id, "name": name}, address=audit.request_address())
-    return token
+    audit.record(uow, action="token.issued", object_type="api_token", object_id=row.id, actor=by,
+                 after={"user_id": user.id, "name": name,
+                        "expires_at": expires_at.isoformat() if expires_at else None},
+                 address=audit.request_address())
+    return row, token
 
 
-def user_for_token(session, token: str) -> User | None:
+def token_row(session, token: str) -> ApiToken | None:
+    """The live token row: not revoked, not expired, its user active."""
     row = session.execute(
         select(ApiToken).where(ApiToken.token_hash == hash_token(token))
     ).scalar_one_or_none()
@@ -145,7 +162,12 @@ def user_for_token(session, token: str) -> User | None:
         return None
     if not row.user.active:
         return None
-    return row.user
+    return row
+
+
+def user_for_token(session, token: str) -> User | None:
+    row = token_row(session, token)
+    return None if row is None else row.user
 
 
 # --- reading programs -------------------------------------------------------

@@ -4,5 +4,7 @@
 def blueprints():
     from services.api import calendar, health, programs, reports, requests, amendments, me, mail_log
 
+    from services.api import admin, signatures, tokens
+
     return [health.blp, programs.blp, calendar.blp, requests.blp, reports.blp, amendments.blp, me.blp,
-            mail_log.blp]
+            mail_log.blp, tokens.blp, admin.blp, signatures.blp]

@@ -34,6 +34,9 @@ class User(Base):
     # "digest": several reminders due at once arrive as one email; "single": one each.
     reminder_mode: Mapped[str] = mapped_column(String(16), default="digest", server_default="digest")
     calendar_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    # Argon2id hash (argon2-cffi's encoded form); None: this person cannot sign in with a password.
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     department: Mapped[Department] = relationship(lazy="joined")
 
@@ -48,6 +51,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The first characters of the token, so a person can tell their tokens apart (not enough to use one).
+    prefix: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User] = relationship(lazy="joined")
 

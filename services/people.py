@@ -1,0 +1,280 @@
+"""People signing in with a password: Argon2id hashes, throttling per account and per address.
+
+Every attempt is a row in ``login_attempts``. Five failures for one account
+within 15 minutes lock that account for 15 minutes; twenty failures from one
+address within 15 minutes throttle that address. Attempts refused because of a
+lock are recorded but not counted, so a lock ends when it says it will. Unknown
+addresses and wrong passwords get the same message and take the same time.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+
+from services import audit
+from services.models.base import utcnow
+from services.models.people import LoginAttempt
+from services.models.registry import ApiToken, User
+from services.unit_of_work import UnitOfWork
+from workflows.core import Actor, Invalid, NotFound, Refusal
+
+ACCOUNT_MAX_FAILURES = 5
+ACCOUNT_WINDOW = timedelta(minutes=15)
+ACCOUNT_LOCK = timedelta(minutes=15)
+ADDRESS_MAX_FAILURES = 20
+ADDRESS_WINDOW = timedelta(minutes=15)
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256  # hashing a megabyte-long "password" is a cheap denial of service
+
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
+# Verified against when the email is unknown, so both refusals take the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-just-for-timing")
+
+
+class WrongCredentials(Refusal):
+    status = 401
+    code = "wrong_credentials"
+
+
+class TooManyAttempts(Refusal):
+    """Lock-out of an account or throttling of an address; ``retry_after`` is in seconds."""
+
+    status = 429
+    code = "too_many_attempts"
+
+
+class AccountDisabled(Refusal):
+    status = 403
+    code = "account_disabled"
+
+
+WRONG_CREDENTIALS = "Неверный адрес электронной почты или пароль."
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_rules(password: str) -> None:
+    problems = []
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        problems.append(f"Не короче {MIN_PASSWORD_LENGTH} символов.")
+    if len(password or "") > MAX_PASSWORD_LENGTH:
+        problems.append(f"Не длиннее {MAX_PASSWORD_LENGTH} символов.")
+    if password and password.strip() != password:
+        problems.append("Без пробелов в начале и в конце.")
+    if problems:
+        raise Invalid("Пароль не подходит.", fields={"password": problems})
+
+
+def set_password(uow: UnitOfWork, user: User, password: str, *, by: Actor | None = None) -> None:
+    """Store a new Argon2id hash; sessions signed in with the old password stop working."""
+    check_password_rules(password)
+    store_password_hash(uow, user, hash_password(password), by=by)
+
+
+@functools.cache
+def demo_password_hash(password: str) -> str:
+    """One hash per process for the demo users' shared password (seeding stays fast in tests)."""
+    check_password_rules(password)
+    return hash_password(password)
+
+
+def store_password_hash(uow: UnitOfWork, user: User, password_hash: str, *, by: Actor | None = None) -> None:
+    had = user.password_hash is not None
+    user.password_hash = password_hash
+    # A new password also lifts a lock-out of the account.
+    uow.session.add(LoginAttempt(at=utcnow(), email=user.email, address="", outcome="reset", user_id=user.id))
+    # The password itself is never recorded, nor its hash.
+    audit.record(uow, action="user.password_set", object_type="user", object_id=user.id, actor=by,
+                 before={"had_password": had}, after={"had_password": True},
+                 address=audit.request_address())
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
+
+
+def _locked_until(session, email: str, now: datetime) -> datetime | None:
+    """The end of the account's current lock, if any: five counted failures less than 15 min apart."""
+    since = now - ACCOUNT_WINDOW - ACCOUNT_LOCK
+    rows = session.execute(
+        select(LoginAttempt.at, LoginAttempt.outcome)
+        .where(LoginAttempt.email == email, LoginAttempt.at >= since, LoginAttempt.outcome.in_(("ok", "reset", "failed")))
+        .order_by(LoginAttempt.at, LoginAttempt.id)
+    ).all()
+    failures: list[datetime] = []
+    for at, outcome in rows:
+        if outcome in ("ok", "reset"):
+            failures = []  # a successful sign-in or an administrator's password reset ends the count
+        else:
+            failures.append(at)
+    until = None
+    # Failures never happen while locked (those attempts are refused unchecked), so windows do not overlap.
+    for i in range(ACCOUNT_MAX_FAILURES - 1, len(failures)):
+        if failures[i] - failures[i - ACCOUNT_MAX_FAILURES + 1] < ACCOUNT_WINDOW:
+            until = failures[i] + ACCOUNT_LOCK
+    return until if until is not None and until > now else None
+
+
+def _address_free_at(session, address: str, now: datetime) -> datetime | None:
+    if not address:
+        return None
+    failures = session.execute(
+        select(LoginAttempt.at).where(LoginAttempt.address == address, LoginAttempt.outcome == "failed",
+                                      LoginAttempt.at > now - ADDRESS_WINDOW)
+        .order_by(LoginAttempt.at.desc(), LoginAttempt.id.desc()).limit(ADDRESS_MAX_FAILURES)
+    ).scalars().all()
+    if len(failures) < ADDRESS_MAX_FAILURES:
+        return None
+    return failures[-1] + ADDRESS_WINDOW
+
+
+def _attempt(uow: UnitOfWork, email: str, address: str, outcome: str, user_id: int | None, now: datetime) -> None:
+    uow.session.add(LoginAttempt(at=now, email=email[:320], address=address[:64], outcome=outcome, user_id=user_id))
+    uow.commit()
+
+
+def authenticate_password(uow: UnitOfWork, email: str, password: str, address: str | None, *,
+                          now: datetime | None = None) -> User:
+    """The user whose password this is, or a Refusal; the attempt is recorded either way.
+
+    Commits ``uow`` before returning or raising: a refused attempt must stay
+    recorded, or throttling would count nothing. Open a fresh uow for it.
+    """
+    now = now or utcnow()
+    email = (email or "").strip().lower()
+    address = (address or "").strip()
+    session = uow.session
+
+    free_at = _address_free_at(session, address, now)
+    if free_at is not None:
+        _attempt(uow, email, address, "throttled", None, now)
+        wait = int((free_at - now).total_seconds()) + 1
+        raise TooManyAttempts(
+            f"Слишком много неудачных попыток входа с вашего адреса. Повторите через {_minutes(wait)} мин.",
+            retry_after=wait)
+    locked = _locked_until(session, email, now)
+    if locked is not None:
+        _attempt(uow, email, address, "locked", None, now)
+        wait = int((locked - now).total_seconds()) + 1
+        raise TooManyAttempts(
+            "Учётная запись временно заблокирована после нескольких неудачных попыток входа. "
+            f"Повторите через {_minutes(wait)} мин. или обратитесь к администратору.",
+            retry_after=wait)
+
+    user = session.execute(select(User).where(User.email == email)).scalar_one_or_none() if email else None
+    ok = False
+    if password and len(password) <= MAX_PASSWORD_LENGTH:
+        try:
+            ok = _hasher.verify(user.password_hash if user is not None and user.password_hash else _DUMMY_HASH,
+                                password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+        ok = ok and user is not None and user.password_hash is not None
+    if not ok:
+        _attempt(uow, email, address, "failed", user.id if user else None, now)
+        raise WrongCredentials(WRONG_CREDENTIALS)
+    if not user.active:
+        _attempt(uow, email, address, "failed", user.id, now)
+        raise AccountDisabled("Учётная запись отключена. Обратитесь к администратору.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    _attempt(uow, email, address, "ok", user.id, now)
+    return detached(uow.session, user)
+
+
+def detached(session, user: User) -> User:
+    """The user (and department) loaded and out of the session, usable after the uow closes."""
+    _ = user.department.code, user.email, user.password_hash
+    session.expunge(user.department)
+    session.expunge(user)
+    return user
+
+
+def sign_in(services, email: str, password: str, address: str | None) -> User:
+    """authenticate_password in a transaction of its own."""
+    with services.uow() as uow:
+        return authenticate_password(uow, email, password, address)
+
+
+def deactivate(uow: UnitOfWork, user: User, *, by: Actor | None = None) -> None:
+    """Tokens and sessions stop working at the next request: every check reads ``active``."""
+    if not user.active:
+        return
+    user.active, user.deactivated_at = False, utcnow()
+    audit.record(uow, action="user.deactivated", object_type="user", object_id=user.id, actor=by,
+                 before={"active": True}, after={"active": False}, address=audit.request_address())
+
+
+def reactivate(uow: UnitOfWork, user: User, *, by: Actor | None = None) -> None:
+    if user.active:
+        return
+    user.active, user.deactivated_at = True, None
+    audit.record(uow, action="user.reactivated", object_type="user", object_id=user.id, actor=by,
+                 before={"active": False}, after={"active": True}, address=audit.request_address())
+
+
+# --- API tokens ----------------------------------------------------------------
+
+MAX_TOKEN_DAYS = 366
+DEFAULT_TOKEN_DAYS = 90
+
+
+def token_status(row: ApiToken, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def token_view(row: ApiToken) -> dict:
+    """What may be shown about a token: never the token or its hash."""
+    return {"id": row.id, "user_id": row.user_id, "name": row.name, "prefix": row.prefix or "",
+            "created_at": row.created_at, "expires_at": row.expires_at, "last_used_at": row.last_used_at,
+            "revoked_at": row.revoked_at, "status": token_status(row)}
+
+
+def create_token(uow: UnitOfWork, user: User, name: str, days: int | None, *,
+                 by: Actor | None = None) -> tuple[ApiToken, str]:
+    """A named token expiring in ``days`` (1..366, default 90); the token is returned once."""
+    from services.registry import issue_token_row
+
+    name = (name or "").strip()
+    errors = {}
+    if not name or len(name) > 200:
+        errors["name"] = ["Название от 1 до 200 символов."]
+    days = DEFAULT_TOKEN_DAYS if days is None else days
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        errors["expires_in_days"] = [f"От 1 до {MAX_TOKEN_DAYS} дней."]
+    if errors:
+        raise Invalid("Токен не создан.", fields=errors)
+    return issue_token_row(uow, user, name, expires_at=utcnow() + timedelta(days=days), by=by)
+
+
+def list_tokens(session, user_id: int | None = None, *, limit: int = 100, offset: int = 0) -> list[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.id.desc()).limit(limit).offset(offset)
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return list(session.execute(query).scalars())
+
+
+def revoke_token(uow: UnitOfWork, token_id: int, *, owner_id: int | None, by: Actor | None = None) -> ApiToken:
+    """Revoke one token; with ``owner_id`` only that user's (anyone else's is 'not found')."""
+    row = uow.session.get(ApiToken, token_id)
+    if row is None or (owner_id is not None and row.user_id != owner_id):
+        raise NotFound("Токен не найден.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record(uow, action="token.revoked", object_type="api_token", object_id=row.id, actor=by,
+                     before={"revoked": False, "user_id": row.user_id, "name": row.name},
+                     after={"revoked": True}, address=audit.request_address())
+    return row
