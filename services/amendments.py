@@ -21,6 +21,7 @@ from services.models.base import utcnow
 from services.models.registry import Program, ProgramVersion
 from services.models.workflow import TransitionRecord
 from services.registry import get_program, load_version
+from services.signing import sign_decision
 from services.unit_of_work import UnitOfWork
 from workflows.amendment import (
     ADMIN, AMENDMENT, EXECUTOR, apply_changes, conflicts, diff_changesets, diff_passports, parse_resolution,
@@ -274,6 +275,10 @@ def _fire(uow: UnitOfWork, services, actor: Actor, amendment: Amendment, event: 
             session.flush()
         except IntegrityError:
             raise Conflict("Решение вашего подразделения по этой редакции уже записано.") from None
+        if event == "approve":
+            sign_decision(uow, services, actor.department, "amendment", amendment.id, "approve", {
+                "program": program.slug, "revision": amendment.revision, "base_version": amendment.base_version,
+                "changes": amendment.changes, "remarks": payload["remarks"]}, actor=actor)
     elif event == "submit_for_review":
         _start_review_clock(services, amendment, now)
     elif event == "revise":
@@ -305,6 +310,9 @@ def _fire(uow: UnitOfWork, services, actor: Actor, amendment: Amendment, event: 
             session.flush()
         except IntegrityError:
             raise Conflict("Одновременно принята другая редакция программы; повторите после переноса.") from None
+        sign_decision(uow, services, actor.department, "amendment", amendment.id, "adopt", {
+            "program": program.slug, "version": new_number, "resolution_number": number,
+            "resolution_date": date.isoformat(), "changes": amendment.changes}, actor=actor)
     if result.target in ("adopted", "withdrawn"):
         amendment.closed_at = now
         amendment.due_date = amendment.due_at = None

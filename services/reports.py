@@ -28,6 +28,7 @@ from services.models.reports import Report, ReportRevision
 from services.models.requests import InformationRequest, RequestThread
 from services.models.workflow import TransitionRecord
 from services.registry import LoadedVersion, get_program, record_actual
+from services.signing import sign_decision
 from services.unit_of_work import UnitOfWork
 from workflows.core import SYSTEM, Actor, Forbidden, Invalid, NotAllowedNow, NotFound
 from workflows.deadlines import due_date_for_rule
@@ -494,6 +495,11 @@ def fire_transition(uow: UnitOfWork, services, actor: Actor, report_id: int, eve
                     comment: str = "", data: dict | None = None) -> Report:
     report = get_visible(uow.session, actor, report_id, for_update=True)
     _fire(uow, services, actor, report, event, comment=comment, data=data or {})
+    if event == "accept":
+        revision = revisions(uow.session, report.id)[-1]
+        sign_decision(uow, services, actor.department, "report", report.id, "accept", {
+            "program": report.program.slug, "kind": report.kind, "period": report.period,
+            "revision": revision.number, "content": revision.content, "comment": comment}, actor=actor)
     return report
 
 
