@@ -496,10 +496,14 @@ def fire_transition(uow: UnitOfWork, services, actor: Actor, report_id: int, eve
     report = get_visible(uow.session, actor, report_id, for_update=True)
     _fire(uow, services, actor, report, event, comment=comment, data=data or {})
     if event == "accept":
-        revision = revisions(uow.session, report.id)[-1]
+        # What economic policy accepted: the last submitted revision (a report put in 'submitted'
+        # by other means than submit has none; then the content as assembled now).
+        revs = revisions(uow.session, report.id)
         sign_decision(uow, services, actor.department, "report", report.id, "accept", {
             "program": report.program.slug, "kind": report.kind, "period": report.period,
-            "revision": revision.number, "content": revision.content, "comment": comment}, actor=actor)
+            "revision": revs[-1].number if revs else None,
+            "content": revs[-1].content if revs else assemble(uow.session, report), "comment": comment},
+            actor=actor)
     return report
 
 
