@@ -194,6 +194,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, amendment: Amendment, event: 
     passport = current_passport(session, amendment)
     who = parties(actor, passport)
     _precheck(amendment, event, who)
+    clock_before = (amendment.revision, amendment.due_date, amendment.state == "under_review")
     now = utcnow()
     machine_data: dict = {}
     payload: dict = {"program": program.slug, "revision": amendment.revision}
@@ -316,9 +317,10 @@ def _fire(uow: UnitOfWork, services, actor: Actor, amendment: Amendment, event: 
     if result.target in ("adopted", "withdrawn"):
         amendment.closed_at = now
         amendment.due_date = amendment.due_at = None
-    reminders.reschedule(uow, services, "amendment_review", amendment.id,
-                         amendment.due_date if amendment.state == "under_review" else None,
-                         amendment.revision, program.slug)
+    if (amendment.revision, amendment.due_date, amendment.state == "under_review") != clock_before:
+        reminders.reschedule(uow, services, "amendment_review", amendment.id,
+                             amendment.due_date if amendment.state == "under_review" else None,
+                             amendment.revision, program.slug)
     return report
 
 

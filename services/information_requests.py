@@ -169,6 +169,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
     payload: dict = {"thread_id": req.thread_id, "department": req.department.code}
     # Check who and when before looking at the data, so a refused caller learns nothing more.
     _precheck(req, event, who)
+    clock_before = _clock(req)
     if event == "answer":
         answer_data = validate_answer(req.thread.form, data)
         _check_file_fields(uow, req, answer_data)
@@ -207,9 +208,14 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
     if event == "accept":
         # After every change to the row: the query here autoflushes it as one UPDATE (one version bump).
         _record_actuals(uow, req, actor)
-    reminders.reschedule(uow, services, "information_request", req.id,
-                         req.due_date if req.state in AWAITING_ADDRESSEE and req.due_at else None,
-                         req.deadline_revision, req.thread.program.slug, now=now)
+    if _clock(req) != clock_before:  # reminders follow the deadline only when it moved or stopped
+        reminders.reschedule(uow, services, "information_request", req.id,
+                             req.due_date if req.state in AWAITING_ADDRESSEE and req.due_at else None,
+                             req.deadline_revision, req.thread.program.slug, now=now)
+
+
+def _clock(req: InformationRequest) -> tuple:
+    return req.deadline_revision, req.due_date, req.state in AWAITING_ADDRESSEE and req.due_at is not None
 
 
 def _precheck(req: InformationRequest, event: str, who: set[str]) -> None:

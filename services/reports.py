@@ -548,8 +548,8 @@ def _fire(uow: UnitOfWork, services, actor: Actor, report: Report, event: str, c
             note = report.note  # resubmitting may keep the previous note
         machine_data = {"note": note}
 
-    transitions.fire(uow, WORKFLOW, report, actor, who, event, comment=comment, data=machine_data,
-                     payload=payload)
+    result = transitions.fire(uow, WORKFLOW, report, actor, who, event, comment=comment, data=machine_data,
+                              payload=payload)
 
     if event in ("submit", "resubmit"):
         report.note = machine_data["note"].strip()
@@ -561,8 +561,8 @@ def _fire(uow: UnitOfWork, services, actor: Actor, report: Report, event: str, c
     elif event == "publish":
         report.published_at = now
     report.updated_at = now
-    reminders.reschedule(uow, services, "report", report.id,
-                         report.due_date if report.state in NOT_SUBMITTED else None, 1, report.program.slug)
+    if result.source in NOT_SUBMITTED and report.state not in NOT_SUBMITTED:  # submitted: no more reminders
+        reminders.reschedule(uow, services, "report", report.id, None, 1, report.program.slug)
 
 
 def collection_forms(session, report: Report, loaded: LoadedVersion) -> dict[str, list[dict]]:
