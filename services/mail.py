@@ -62,8 +62,7 @@ def queue_email(uow: UnitOfWork, services: "Services", *, dedupe_key: str, recip
     )
     uow.session.add(email)
     uow.session.flush()
-    email_id = email.id
-    uow.on_commit(lambda: deliver(services, email_id))
+    uow.batch("emails", lambda ids: deliver_many(services, ids)).append(email.id)
     return email
 
 
@@ -101,7 +100,18 @@ def _claim(services: "Services", email_id: int, now: datetime) -> OutgoingEmail 
         return email
 
 
-def deliver(services: "Services", email_id: int, now: datetime | None = None) -> str | None:
+def deliver_many(services: "Services", email_ids: list[int]) -> None:
+    """The emails one transaction queued, over one SMTP connection when the server is up."""
+    try:
+        with services.mailer.session() as send:
+            for email_id in email_ids:
+                deliver(services, email_id, send=send)
+    except Exception:  # could not connect: each message records its own error and retry time
+        for email_id in email_ids:
+            deliver(services, email_id)
+
+
+def deliver(services: "Services", email_id: int, now: datetime | None = None, send=None) -> str | None:
     """Send one queued message if it is due; returns its new state."""
     now = now or utcnow()
     email = _claim(services, email_id, now)
@@ -109,7 +119,7 @@ def deliver(services: "Services", email_id: int, now: datetime | None = None) ->
         return None
     error, permanent = None, False
     try:
-        services.mailer.send(build_message(services, email))
+        (send or services.mailer.send)(build_message(services, email))
     except PermanentMailError as exc:
         error, permanent = str(exc), True
     except Exception as exc:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import smtplib
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Callable, Iterator
 
 
 class PermanentMailError(Exception):
@@ -20,23 +22,44 @@ class SmtpMailer:
         self.host, self.port, self.user, self.password, self.timeout = host, port, user, password, timeout
 
     def send(self, message: EmailMessage) -> None:
+        with self.session() as send:
+            send(message)
+
+    @contextmanager
+    def session(self) -> Iterator[Callable[[EmailMessage], None]]:
+        """One connection for several messages (a handler's emails go out together)."""
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.user:
-                    smtp.starttls()
-                    smtp.login(self.user, self.password or "")
-                smtp.send_message(message)
-        except smtplib.SMTPResponseException as exc:
-            if 500 <= exc.smtp_code < 600:
-                raise PermanentMailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-            raise TemporaryMailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            if all(500 <= c < 600 for c in codes):
-                raise PermanentMailError(str(exc.recipients)) from exc
-            raise TemporaryMailError(str(exc.recipients)) from exc
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.user:
+                smtp.starttls()
+                smtp.login(self.user, self.password or "")
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryMailError(repr(exc)) from exc
+            raise _classify(exc) from exc
+
+        def send(message: EmailMessage) -> None:
+            try:
+                smtp.send_message(message)
+            except (OSError, smtplib.SMTPException) as exc:
+                raise _classify(exc) from exc
+
+        try:
+            yield send
+        finally:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+
+def _classify(exc: Exception) -> Exception:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        kind = PermanentMailError if 500 <= exc.smtp_code < 600 else TemporaryMailError
+        return kind(f"{exc.smtp_code} {exc.smtp_error!r}")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        kind = PermanentMailError if codes and all(500 <= c < 600 for c in codes) else TemporaryMailError
+        return kind(str(exc.recipients))
+    return TemporaryMailError(repr(exc))
 
 
 class FileMailer:
@@ -44,6 +67,10 @@ class FileMailer:
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
+
+    @contextmanager
+    def session(self) -> Iterator[Callable[[EmailMessage], None]]:
+        yield self.send
 
     def send(self, message: EmailMessage) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -48,14 +48,21 @@ def handles(*types: str, name: str | None = None):
         if any(h.name == handler_name for h in HANDLERS):
             return fn
         HANDLERS.append(Handler(handler_name, types, fn))
+        _HANDLERS_BY_TYPE.clear()
         return fn
 
     return register
 
 
 def handlers_for(event_type: str) -> list[Handler]:
-    _load_handler_modules()
-    return [h for h in HANDLERS if h.matches(event_type)]
+    found = _HANDLERS_BY_TYPE.get(event_type)
+    if found is None:
+        _load_handler_modules()
+        found = _HANDLERS_BY_TYPE[event_type] = [h for h in HANDLERS if h.matches(event_type)]
+    return found
+
+
+_HANDLERS_BY_TYPE: dict[str, list[Handler]] = {}
 
 
 def _load_handler_modules() -> None:

@@ -24,11 +24,13 @@ class UnitOfWork:
         self.session: Session
         self._new_events: list[str] = []
         self._after_commit: list[Callable[[], None]] = []
+        self._batches: dict[str, list] = {}
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
         self._new_events = []
         self._after_commit = []
+        self._batches = {}
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -36,11 +38,17 @@ class UnitOfWork:
         self.session.close()
 
     def emit(self, type_: str, payload: dict) -> OutboxEvent:
+        """Record an event; one that no handler listens to is kept, complete, and rings no bell."""
+        from services.outbox import handlers_for
+
         now = utcnow()
+        listened = bool(handlers_for(type_))
         event = OutboxEvent(id=new_event_id(), type=type_, payload=payload, created_at=now,
-                            published_at=now, publish_count=1)
+                            published_at=now, publish_count=1 if listened else 0,
+                            completed_at=None if listened else now)
         self.session.add(event)
-        self._new_events.append(event.id)
+        if listened:
+            self._new_events.append(event.id)
         return event
 
     def get_for_update(self, model: type, item_id: Any):
@@ -58,12 +66,20 @@ class UnitOfWork:
             except Exception:  # the relay republishes; the commit stands
                 log.warning("could not publish %d outbox events now; the relay will", len(published),
                             exc_info=True)
-        callbacks, self._after_commit = self._after_commit, []
+        callbacks, self._after_commit, self._batches = self._after_commit, [], {}
         for callback in callbacks:
             try:
                 callback()
             except Exception:  # work done after commit is retried by its own relay
                 log.exception("after-commit callback failed")
+
+    def batch(self, key: str, handle: Callable[[list], None]) -> list:
+        """A list to append to; after commit ``handle`` gets it whole, once (e.g. emails to send)."""
+        if key not in self._batches:
+            items: list = []
+            self._batches[key] = items
+            self.on_commit(lambda: handle(items))
+        return self._batches[key]
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run after a successful commit (e.g. deliver the emails it queued)."""
@@ -73,3 +89,4 @@ class UnitOfWork:
         self.session.rollback()
         self._new_events = []
         self._after_commit = []
+        self._batches = {}

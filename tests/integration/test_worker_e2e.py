@@ -104,14 +104,14 @@ def test_event_committed_while_broker_is_down_is_delivered_after_it_returns(stac
         pending = uow.session.execute(
             select(func.count()).select_from(OutboxEvent).where(OutboxEvent.completed_at.is_(None))
         ).scalar_one()
-    assert pending == 2  # created + send, committed with the request, not yet handled
+    assert pending == 1  # "send", committed with the request, not yet handled
     assert smtp.messages == []
 
     # The broker is back: the relay (beat) republishes what nobody finished.
     import time
 
     time.sleep(services.settings.outbox_republish_after + 0.5)
-    assert relay(services) == 2
+    assert relay(services) == 1
     wait_for(lambda: _all_events_done(services), what=f"relayed events handled\n{worker.output()[-3000:]}")
     wait_for(lambda: len(smtp.messages) == 2, what="the two MFC emails")
     assert sorted(smtp.by_recipient()) == ["mfc.staff@kotovsk.example", "mfc@kotovsk.example"]
