@@ -27,7 +27,7 @@ from workflows.amendment import (
     ADMIN, AMENDMENT, EXECUTOR, apply_changes, conflicts, diff_changesets, diff_passports, parse_resolution,
     parties_for, required_reviewers, validate_changes,
 )
-from workflows.core import Actor, Conflict, Forbidden, Invalid, NotAllowedNow, NotFound
+from workflows.core import Actor, Conflict, Forbidden, Invalid, NotFound
 from workflows.passport import Passport, parse_passport
 
 WORKFLOW = AMENDMENT
@@ -168,19 +168,6 @@ def fire_transition(uow: UnitOfWork, services, actor: Actor, amendment_id: int, 
     return amendment, _fire(uow, services, actor, amendment, event, comment=comment or "", data=dict(data or {}))
 
 
-def _precheck(amendment: Amendment, event: str, who: set[str]) -> None:
-    if event not in WORKFLOW.permissions:
-        WORKFLOW.fire(amendment, event, who)  # the standard 422 for unknown events
-    if not who & WORKFLOW.permissions[event]:
-        raise Forbidden(f"Действие «{WORKFLOW.event_labels.get(event, event)}» вам не разрешено.")
-    if event not in WORKFLOW.events_from(amendment.state):
-        raise NotAllowedNow(
-            f"Действие «{WORKFLOW.event_labels.get(event, event)}» невозможно в состоянии "
-            f"«{WORKFLOW.state_labels.get(amendment.state, amendment.state)}».",
-            allowed_events=WORKFLOW.allowed_events(amendment, who),
-        )
-
-
 def _no_data(data: dict, allowed: tuple[str, ...] = ()) -> None:
     extra = sorted(set(data) - set(allowed))
     if extra:
@@ -193,7 +180,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, amendment: Amendment, event: 
     program = amendment.program
     passport = current_passport(session, amendment)
     who = parties(actor, passport)
-    _precheck(amendment, event, who)
+    WORKFLOW.check(amendment, event, who)  # who and when before the data: a refused caller learns nothing more
     clock_before = (amendment.revision, amendment.due_date, amendment.state == "under_review")
     now = utcnow()
     machine_data: dict = {}

@@ -16,7 +16,7 @@ from services.models.workflow import TransitionRecord
 from services.registry import load_version, record_actual
 from services.unit_of_work import UnitOfWork
 from workflows.core import Actor, Forbidden, Invalid, NotFound
-from workflows.deadlines import Deadline, Extension, Pause, compute_deadline, is_overdue
+from workflows.deadlines import Deadline, Extension, Pause, compute_deadline
 from workflows.information_request import (
     ADDRESSEE, ADDRESSEE_HEAD, AWAITING_ADDRESSEE, INFORMATION_REQUEST, REQUESTER,
 )
@@ -168,7 +168,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
     machine_data: dict = {}
     payload: dict = {"thread_id": req.thread_id, "department": req.department.code}
     # Check who and when before looking at the data, so a refused caller learns nothing more.
-    _precheck(req, event, who)
+    WORKFLOW.check(req, event, who)  # who and when before the data: a refused caller learns nothing more
     clock_before = _clock(req)
     if event == "answer":
         answer_data = validate_answer(req.thread.form, data)
@@ -216,21 +216,6 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
 
 def _clock(req: InformationRequest) -> tuple:
     return req.deadline_revision, req.due_date, req.state in AWAITING_ADDRESSEE and req.due_at is not None
-
-
-def _precheck(req: InformationRequest, event: str, who: set[str]) -> None:
-    from workflows.core import Forbidden as _F, NotAllowedNow
-
-    if event not in WORKFLOW.permissions:
-        WORKFLOW.fire(req, event, who)  # raises the standard 422 for unknown events
-    if not who & WORKFLOW.permissions[event]:
-        raise _F(f"Действие «{WORKFLOW.event_labels.get(event, event)}» вам не разрешено.")
-    if event not in WORKFLOW.events_from(req.state):
-        raise NotAllowedNow(
-            f"Действие «{WORKFLOW.event_labels.get(event, event)}» невозможно в состоянии "
-            f"«{WORKFLOW.state_labels.get(req.state, req.state)}».",
-            allowed_events=WORKFLOW.allowed_events(req, who),
-        )
 
 
 def _delegate(uow: UnitOfWork, req: InformationRequest, assignee_id: int) -> None:

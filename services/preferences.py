@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
-from services.models.registry import Department, User
+from services.models.registry import User
 from services.models.requests import InformationRequest, RequestThread
 from services.registry import hash_token
 from services.unit_of_work import UnitOfWork

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from services import reminders, transitions
 from services.information_requests import NewRequest, create_request, is_request_overdue, latest_answer
 from services.models.base import utcnow
-from services.models.registry import Department, IndicatorActual, Program, ProgramVersion
+from services.models.registry import IndicatorActual, Program, ProgramVersion
 from services.models.reports import Report, ReportRevision
 from services.models.requests import InformationRequest, RequestThread
 from services.models.workflow import TransitionRecord
@@ -507,26 +507,12 @@ def fire_transition(uow: UnitOfWork, services, actor: Actor, report_id: int, eve
     return report
 
 
-def _precheck(report: Report, event: str, who: set[str]) -> None:
-    """Who, then when — before looking at the data, so a refused caller learns nothing more."""
-    if event not in WORKFLOW.permissions:
-        WORKFLOW.fire(report, event, who)  # the standard 422
-    if not who & WORKFLOW.permissions[event]:
-        raise Forbidden(f"Действие «{WORKFLOW.event_labels.get(event, event)}» вам не разрешено.")
-    if event not in WORKFLOW.events_from(report.state):
-        raise NotAllowedNow(
-            f"Действие «{WORKFLOW.event_labels.get(event, event)}» невозможно в состоянии "
-            f"«{WORKFLOW.state_labels.get(report.state, report.state)}».",
-            allowed_events=WORKFLOW.allowed_events(report, who),
-        )
-
-
 def _fire(uow: UnitOfWork, services, actor: Actor, report: Report, event: str, comment: str = "",
           data: dict | None = None) -> None:
     data = dict(data or {})
     loaded = _passport(uow.session, report)
     who = parties(actor, loaded.passport)
-    _precheck(report, event, who)
+    WORKFLOW.check(report, event, who)  # who and when before the data: a refused caller learns nothing more
     now = utcnow()
     payload: dict = {"program": report.program.slug, "kind": report.kind, "period": report.period}
     machine_data: dict = {}

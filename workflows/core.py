@@ -128,11 +128,8 @@ class Workflow:
         parties = set(parties)
         return [e for e in self.events_from(item.state) if parties & self.permissions[e]]
 
-    def fire(self, item: Any, event: str, parties: Iterable[str], **data: Any) -> TransitionResult:
-        """Check who, then when, then the guards; on success ``item.state`` has changed.
-
-        Refusals leave the item untouched: validators run before the state is set.
-        """
+    def check(self, item: Any, event: str, parties: Iterable[str]) -> None:
+        """Who, then when: raise the refusal a caller gets, before any data is looked at."""
         parties = set(parties)
         if event not in self.permissions:
             raise Invalid(
@@ -141,14 +138,22 @@ class Workflow:
             )
         if not parties & self.permissions[event]:
             raise Forbidden(f"Действие «{self.event_labels.get(event, event)}» вам не разрешено.")
-        source = item.state
-        allowed = self.allowed_events(item, parties)
-        if event not in self.events_from(source):
+        if event not in self.events_from(item.state):
             raise NotAllowedNow(
                 f"Действие «{self.event_labels.get(event, event)}» невозможно в состоянии "
-                f"«{self.state_labels.get(source, source)}».",
-                allowed_events=allowed,
+                f"«{self.state_labels.get(item.state, item.state)}».",
+                allowed_events=self.allowed_events(item, parties),
             )
+
+    def fire(self, item: Any, event: str, parties: Iterable[str], **data: Any) -> TransitionResult:
+        """Check who, then when, then the guards; on success ``item.state`` has changed.
+
+        Refusals leave the item untouched: validators run before the state is set.
+        """
+        parties = set(parties)
+        self.check(item, event, parties)
+        source = item.state
+        allowed = self.allowed_events(item, parties)
         machine = self.bind(item)
         try:
             getattr(machine, event)(**data)
@@ -172,6 +177,6 @@ class Workflow:
             if state.final:
                 lines.append(f"    {state.value} --> [*]")
         if current:
-            lines.append(f"    classDef current fill:#ffd54f,stroke:#e65100")
+            lines.append("    classDef current fill:#ffd54f,stroke:#e65100")
             lines.append(f"    class {current} current")
         return "\n".join(lines)

@@ -19,7 +19,6 @@ from services.webui.common import (
     actor, bp, flash_refusal, login_required, matches, paginate, run_action, services,
 )
 from services.webui.lists import all_requests, department_names, programs_visible
-from services.registry import load_version
 from workflows.core import Invalid, NotFound, Refusal
 
 STATE_CHOICES = [("", "Все состояния")] + [(s, ir.WORKFLOW.state_labels[s]) for s in ir.WORKFLOW.states]

@@ -210,7 +210,7 @@ def state_diagram(workflow, current: str | None = None) -> Markup:
         for ri, state in enumerate(column):
             pos[state] = (MARGIN + ci * (BOX_W + GAP_X), 60 + offset + ri * (BOX_H + GAP_Y))
     body = ['<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-            f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>']
+            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>']
     labels = workflow.event_labels
     for a, b, events in edges:
         text = ", ".join(labels.get(e, e) for e in events)

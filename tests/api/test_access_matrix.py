@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-import pytest
 
 from tests.conftest import seed
 

@@ -497,7 +497,6 @@ def test_refused_transitions_per_role(as_user, state):
 def test_review_deadline_in_working_days_and_overdue_sweep_once_per_revision(as_user, services):
     from datetime import date, datetime, timedelta
 
-    from services import amendments as am
 
     a = submitted(as_user)
     submitted_on = datetime.fromisoformat(a["submitted_at"]).astimezone(services.tz).date()

@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 
 from services import deadlines
 from services.models.registry import IndicatorActual, User
-from services.models.requests import InformationRequest
 from services.models.workflow import HandledEvent, OutboxEvent
 
 SLUG = "kotovsk-information-society"

@@ -12,7 +12,6 @@ import asyncio
 import os
 import subprocess
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 from email import message_from_bytes
@@ -24,7 +23,7 @@ from services.models.base import utcnow
 from services.models.mail import OutgoingEmail
 from services.models.requests import InformationRequest
 from services.models.workflow import HandledEvent, OutboxEvent, TransitionRecord
-from tests.conftest import ApiClient, _truncate_all, make_services, make_settings, seed
+from tests.conftest import ApiClient, _truncate_all, make_services, make_settings
 from tests.integration.conftest import WorkerProcess, _free_port, wait_for
 
 PROGRAM = "kotovsk-information-society"

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
-from email import message_from_bytes
-from email.header import decode_header, make_header
 
-import pytest
 from sqlalchemy import func, select
 
 from services import information_requests as ir

@@ -1,7 +1,6 @@
 """Rules the passport parser enforces, on a small hand-made passport independent of any file."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 from decimal import Decimal
