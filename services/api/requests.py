@@ -1,29 +1,16 @@
 """Information request endpoints: routes build a call, run a use case, return the result."""
 from __future__ import annotations
 
-import hashlib
-import mimetypes
-import re
-from pathlib import Path
-
 from flask import g, request, send_file
 from flask_smorest import Blueprint
 
-from services import information_requests as ir
+from services import attachments, information_requests as ir
 from services.api.auth import login_required
 from services.api.request_schemas import RequestCreate, RequestListQuery, RequestOut, TransitionIn
 from services.models.requests import Attachment
 from services.web import current_services
-from workflows.core import Invalid, NotFound
 
 blp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Запросы информации")
-
-DANGEROUS_EXTENSIONS = {
-    ".exe", ".bat", ".cmd", ".com", ".scr", ".msi", ".ps1", ".vbs", ".vbe", ".js", ".jse", ".jar",
-    ".sh", ".dll", ".cpl", ".hta", ".lnk", ".reg", ".wsf", ".pif", ".html", ".htm", ".svg",
-}
-DANGEROUS_TYPES = {"application/x-msdownload", "application/x-dosexec", "application/x-sh",
-                   "application/javascript", "text/html", "image/svg+xml", "application/java-archive"}
 
 
 def request_view(services, session, actor, req, *, fresh: bool = False) -> dict:
@@ -136,7 +123,10 @@ def inbox():
         return {"items": [request_view(services, uow.session, g.actor, r) for r in ir.inbox(uow.session, g.actor)]}
 
 
-_SAFE_NAME = re.compile(r"[^\w.\- ()]+", re.UNICODE)
+
+def _attachment_view(att) -> dict:
+    return {"id": att.id, "filename": att.filename, "content_type": att.content_type, "size": att.size,
+            "sha256": att.sha256}
 
 
 @blp.route("/requests/<int:request_id>/attachments", methods=["POST"])
@@ -145,37 +135,13 @@ _SAFE_NAME = re.compile(r"[^\w.\- ()]+", re.UNICODE)
 def upload(request_id: int):
     """Upload a file (multipart field ``file``); refused over the size limit or of a dangerous type."""
     services = current_services()
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise Invalid("Файл не передан.", fields={"file": ["Передайте файл в поле file (multipart/form-data)."]})
-    name = _SAFE_NAME.sub("_", Path(upload.filename).name)[:200] or "file"
-    suffix = Path(name).suffix.lower()
-    content_type = (upload.mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream").lower()
-    if suffix in DANGEROUS_EXTENSIONS or content_type in DANGEROUS_TYPES:
-        raise Invalid("Недопустимый тип файла.", fields={"file": [f"Файлы {suffix or content_type} не принимаются."]})
-    data = upload.read(services.settings.max_upload_bytes + 1)
-    if len(data) > services.settings.max_upload_bytes:
-        raise Invalid("Файл слишком большой.", fields={"file": [
-            f"Не более {services.settings.max_upload_bytes // (1024 * 1024)} МБ."]})
-    if data[:2] == b"MZ" or data[:4] == b"\x7fELF":
-        raise Invalid("Недопустимый тип файла.", fields={"file": ["Исполняемые файлы не принимаются."]})
-    digest = hashlib.sha256(data).hexdigest()
+    sent = request.files.get("file")
+    data = sent.read(services.settings.max_upload_bytes + 1) if sent else b""
     with services.uow() as uow:
-        req = ir.get_visible(uow.session, g.actor, request_id)
-        if not ir.parties(g.actor, req):
-            raise NotFound(f"Запрос {request_id} не найден.")
-        path = services.settings.uploads_dir / digest[:2] / digest
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".part")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        att = Attachment(request_id=req.id, filename=name, content_type=content_type, size=len(data),
-                         sha256=digest, uploaded_by_id=g.actor.user_id)
-        uow.session.add(att)
+        att = attachments.add_attachment(uow, services, g.actor, request_id, attachments.Upload(
+            sent.filename if sent else None, sent.mimetype if sent else None, data))
         uow.commit()
-        return {"id": att.id, "filename": att.filename, "content_type": att.content_type, "size": att.size,
-                "sha256": att.sha256}
+        return _attachment_view(att)
 
 
 @blp.route("/requests/<int:request_id>/attachments/<int:attachment_id>")
@@ -184,9 +150,5 @@ def download(request_id: int, attachment_id: int):
     """Download an attachment under its original name."""
     services = current_services()
     with services.uow() as uow:
-        ir.get_visible(uow.session, g.actor, request_id)
-        att = uow.session.get(Attachment, attachment_id)
-        if att is None or att.request_id != request_id:
-            raise NotFound("Вложение не найдено.")
-        path = services.settings.uploads_dir / att.sha256[:2] / att.sha256
+        att, path = attachments.get_attachment(uow.session, services, g.actor, request_id, attachment_id)
         return send_file(path, mimetype=att.content_type, as_attachment=True, download_name=att.filename)

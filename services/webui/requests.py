@@ -1,17 +1,13 @@
 """Information request pages: list, create (with a form builder), the request page and its answer form."""
 from __future__ import annotations
 
-import hashlib
-import mimetypes
 import re
-from pathlib import Path
 
 from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from services import information_requests as ir
+from services import attachments, information_requests as ir
 from services.answer_forms import FIELD_TYPES
-from services.api import requests as requests_api
 from services.models.registry import User
 from services.models.requests import Attachment
 from services.webui import svg
@@ -291,38 +287,17 @@ def request_action(request_id: int):
 @bp.route("/requests/<int:request_id>/attachments", methods=["POST"])
 @login_required
 def request_upload(request_id: int):
-    """The API's upload rules (type and size) applied to a browser upload."""
+    """The same use case as the API's upload, its refusals shown as a message."""
     svc = services()
     me = actor()
     back_to = url_for("webui.request_page", request_id=request_id) + "#attachments"
-    upload = request.files.get("file")
+    sent = request.files.get("file")
+    data = sent.read(svc.settings.max_upload_bytes + 1) if sent else b""
     try:
-        if upload is None or not upload.filename:
-            raise Invalid("Файл не выбран.", fields={"file": ["Выберите файл."]})
-        name = requests_api._SAFE_NAME.sub("_", Path(upload.filename).name)[:200] or "file"
-        suffix = Path(name).suffix.lower()
-        content_type = (upload.mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream").lower()
-        if suffix in requests_api.DANGEROUS_EXTENSIONS or content_type in requests_api.DANGEROUS_TYPES:
-            raise Invalid("Недопустимый тип файла.", fields={"file": [f"Файлы {suffix or content_type} не принимаются."]})
-        data = upload.read(svc.settings.max_upload_bytes + 1)
-        if len(data) > svc.settings.max_upload_bytes:
-            raise Invalid("Файл слишком большой.", fields={"file": [
-                f"Не более {svc.settings.max_upload_bytes // (1024 * 1024)} МБ."]})
-        if data[:2] == b"MZ" or data[:4] == b"\x7fELF":
-            raise Invalid("Недопустимый тип файла.", fields={"file": ["Исполняемые файлы не принимаются."]})
-        digest = hashlib.sha256(data).hexdigest()
         with svc.uow() as uow:
-            req = ir.get_visible(uow.session, me, request_id)
-            if not ir.parties(me, req):
-                raise NotFound(f"Запрос {request_id} не найден.")
-            path = svc.settings.uploads_dir / digest[:2] / digest
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".part")
-                tmp.write_bytes(data)
-                tmp.replace(path)
-            uow.session.add(Attachment(request_id=req.id, filename=name, content_type=content_type,
-                                       size=len(data), sha256=digest, uploaded_by_id=me.user_id))
+            att = attachments.add_attachment(uow, svc, me, request_id, attachments.Upload(
+                sent.filename if sent else None, sent.mimetype if sent else None, data))
+            name = att.filename
             uow.commit()
     except Refusal as exc:
         flash_refusal(exc)
@@ -336,9 +311,5 @@ def request_upload(request_id: int):
 def request_download(request_id: int, attachment_id: int):
     svc = services()
     with svc.uow() as uow:
-        ir.get_visible(uow.session, actor(), request_id)
-        att = uow.session.get(Attachment, attachment_id)
-        if att is None or att.request_id != request_id:
-            raise NotFound("Вложение не найдено.")
-        path = svc.settings.uploads_dir / att.sha256[:2] / att.sha256
+        att, path = attachments.get_attachment(uow.session, svc, actor(), request_id, attachment_id)
         return send_file(path, mimetype=att.content_type, as_attachment=True, download_name=att.filename)
