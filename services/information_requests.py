@@ -98,7 +98,8 @@ def create_request(uow: UnitOfWork, services, actor: Actor, new: NewRequest) -> 
     if not actor.has_role(*CREATOR_ROLES):
         raise Forbidden("Создавать запросы могут исполнитель, отдел экономической политики и финансовое управление.")
     loaded = load_version(uow.session, new.program)
-    if actor.department not in {d.code for d in loaded.passport.departments}:
+    program_departments = {d.code for d in loaded.passport.departments}
+    if actor.department not in program_departments:
         # Only the program's departments ask within it; to others the program does not exist.
         raise NotFound(f"Программа «{new.program}» не найдена.")
     errors: dict[str, list[str]] = {}
@@ -108,8 +109,11 @@ def create_request(uow: UnitOfWork, services, actor: Actor, new: NewRequest) -> 
     depts = {d.code: d for d in uow.session.execute(
         select(Department).where(Department.code.in_(addressees + [actor.department or ""]))).scalars()}
     unknown = [code for code in addressees if code not in depts]
+    outside = [code for code in addressees if code in depts and code not in program_departments]
     if unknown:
         errors["addressees"] = [f"Неизвестные подразделения: {', '.join(unknown)}."]
+    elif outside:
+        errors["addressees"] = [f"Не участвуют в программе: {', '.join(outside)}."]
     if actor.department in addressees:
         errors["addressees"] = ["Нельзя направить запрос своему подразделению."]
     working_days = new.working_days if new.working_days is not None else services.settings.default_working_days

@@ -305,12 +305,16 @@ def _money(value: Decimal | None) -> str | None:
 
 
 def _dec(value: Any) -> Decimal | None:
-    if value is None or value == "":
+    """A finite number that fits the stored NUMERIC(20,4), else None (the caller's 422)."""
+    if value is None or value == "" or isinstance(value, bool):
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    if not number.is_finite() or abs(number) >= Decimal(10) ** 16 or -number.as_tuple().exponent > 4:
+        return None
+    return number
 
 
 def _ratio(a: Decimal | None, b: Decimal | None) -> str | None:
@@ -458,7 +462,7 @@ def set_inputs(uow: UnitOfWork, actor: Actor, report_id: int, body: dict) -> Rep
         if source not in passport.sources:
             errors[f"spent.{source}"] = [f"Нет источника; известны: {', '.join(passport.sources)}."]
         elif _dec(value) is None or _dec(value) < 0:
-            errors[f"spent.{source}"] = ["Неотрицательное число."]
+            errors[f"spent.{source}"] = ["Неотрицательное число: до 16 цифр до запятой и 4 после."]
         else:
             spent[source] = format(_dec(value), "f")
     own = {a.code for a in passport.activities if a.executor == passport.executor and report.year in a.years}
@@ -476,7 +480,7 @@ def set_inputs(uow: UnitOfWork, actor: Actor, report_id: int, body: dict) -> Rep
         if code not in codes:
             errors[f"actuals.{code}"] = ["Нет такого показателя."]
         elif _dec(value) is None:
-            errors[f"actuals.{code}"] = ["Число."]
+            errors[f"actuals.{code}"] = ["Число: до 16 цифр до запятой и 4 после."]
         else:
             actuals[code] = _dec(value)
     if errors:

@@ -10,7 +10,7 @@ from services import amendments as am
 from services.api import amendments as amendments_api
 from services.registry import get_program, list_versions, load_version
 from services.webui import svg
-from services.webui.common import actor, bp, login_required, matches, paginate, run_action, services
+from services.webui.common import actor, as_int, bp, login_required, matches, paginate, run_action, services
 from services.webui.lists import department_names, programs_visible, users_by_id
 from workflows.amendment import apply_changes
 from workflows.core import Invalid, NotFound, Refusal
@@ -135,12 +135,15 @@ def _editor(*, slug: str, amendment_id: int | None = None):
             try:
                 if amendment is None:
                     days_raw = request.form.get("review_working_days", "").strip()
+                    days = as_int(days_raw)  # not a number: -1, which the use case refuses with its message
                     a = am.create_amendment(uow, svc, me, am.NewAmendment(
                         program=slug, justification=justification, changes=changes, base_version=base_number,
-                        review_working_days=int(days_raw) if days_raw.isdigit() else (None if not days_raw else -1)))
+                        review_working_days=days if days is not None else (None if not days_raw else -1)))
                 else:
+                    # Like the action form: a version that is not a number is no version (a crafted
+                    # "abc" was a 500 before the use case could refuse the caller).
                     a = am.revise(uow, svc, me, amendment.id, changes=changes, justification=justification,
-                                  expected_version=int(request.form.get("version", "0") or 0) or None,
+                                  expected_version=as_int(request.form.get("version")) or None,
                                   comment=request.form.get("comment", ""))
                 uow.commit()
             except Invalid as exc:
@@ -256,7 +259,7 @@ def amendment_action(amendment_id: int):
     def act():
         with svc.uow() as uow:
             _, report = am.fire_transition(uow, svc, actor(), amendment_id, event, request.form.get("comment", ""),
-                                           data, expected_version=int(version) if version.isdigit() else None)
+                                           data, expected_version=as_int(version))
             uow.commit()
         conflicts = (report or {}).get("rebase", {}).get("conflicts")
         if conflicts:

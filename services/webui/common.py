@@ -178,5 +178,12 @@ def services():
     return current_services()
 
 
+def as_int(text: str | None) -> int | None:
+    """A form or query value of plain digits as an int, else None. Not ``str.isdigit``: it accepts
+    "²", which ``int`` rejects (a crafted form value was a 500)."""
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def not_found() -> None:
     abort(404)

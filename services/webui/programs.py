@@ -9,7 +9,7 @@ from services import amendments as am
 from services import reports as rp
 from services.registry import indicator_actuals, list_versions, load_version
 from services.webui import svg
-from services.webui.common import actor, bp, login_required, matches, paginate, services
+from services.webui.common import actor, as_int, bp, login_required, matches, paginate, services
 from services.webui.lists import department_names, programs_visible
 from workflows.core import NotFound
 
@@ -95,9 +95,9 @@ def program_page(slug: str):
 @bp.route("/programs/<slug>/versions/<int:a>/diff/<int:b>")
 @login_required
 def version_diff_page(slug: str, a: int, b: int):
-    if request.args.get("a", "").isdigit() and request.args.get("b", "").isdigit():
-        return redirect(url_for("webui.version_diff_page", slug=slug, a=int(request.args["a"]),
-                                b=int(request.args["b"])))
+    qa, qb = as_int(request.args.get("a")), as_int(request.args.get("b"))
+    if qa is not None and qb is not None:
+        return redirect(url_for("webui.version_diff_page", slug=slug, a=qa, b=qb))
     with services().uow() as uow:
         diff = am.version_diff(uow.session, actor(), slug, a, b)
         loaded = load_version(uow.session, slug)

@@ -154,9 +154,11 @@ def report_action(report_id: int):
     data = {"note": request.form.get("note", "")} if event in ("submit", "resubmit") else {}
 
     def act():
-        if event not in HUMAN_EVENTS:
-            raise Invalid(f"Действие «{event}» выполняется системой, а не вручную.")
         with svc.uow() as uow:
+            # Who first, like every other refusal: someone who may not see the report learns only that.
+            rp.get_visible(uow.session, actor(), report_id)
+            if event not in HUMAN_EVENTS:
+                raise Invalid(f"Действие «{event}» выполняется системой, а не вручную.")
             rp.fire_transition(uow, svc, actor(), report_id, event, request.form.get("comment", ""), data)
             uow.commit()
 

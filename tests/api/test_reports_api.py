@@ -475,3 +475,15 @@ def test_public_html_page_lists_only_published_reports(services, tokens, as_user
     html = r.get_data(as_text=True)
     assert "за 1 квартал 2016 г." in html and "Записка 2016-Q1" in html
     assert "2 квартал" not in html and "Не опубликовано" not in html
+
+
+def test_report_inputs_out_of_the_stored_range_are_422(services, tokens, as_user):
+    schedule(services)
+    rid = report_id(as_user, "2017-Q1")
+    for bad in ("1e999999", "NaN", "0.00001", "1" + "0" * 16):
+        r = as_user("it").put(f"/api/v1/reports/{rid}/inputs", json={"spent": {"city": bad}})
+        assert r.status_code == 422, (bad, r.json)
+        assert "spent.city" in r.json["error"]["fields"]
+        r = as_user("it").put(f"/api/v1/reports/{rid}/inputs", json={"actuals": {"I1": bad}})
+        assert r.status_code == 422 and "actuals.I1" in r.json["error"]["fields"]
+    assert as_user("it").put(f"/api/v1/reports/{rid}/inputs", json={"spent": {"city": "1250.5"}}).status_code == 200

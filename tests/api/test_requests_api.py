@@ -782,3 +782,16 @@ def test_upload_over_the_limit_is_refused(as_user, small_upload_client):
     assert response.get_json()["error"]["code"]
     assert len(get(as_user, "it", request_id)["attachments"]) == 1
     assert not list(small.settings.uploads_dir.rglob("*.part"))
+
+
+def test_a_request_to_a_department_outside_the_program_is_refused(services, as_user):
+    from services.registry import ensure_department
+
+    with services.uow() as uow:
+        ensure_department(uow, "culture", "Отдел культуры")
+        uow.commit()
+    response = as_user("it").post("/api/v1/requests", json={
+        "program": "kotovsk-information-society", "subject": "Не по программе", "addressees": ["culture"]})
+    assert response.status_code == 422
+    assert "culture" in response.json["error"]["fields"]["addressees"][0]
+    assert as_user("it").get("/api/v1/requests").json["total"] == 0
