@@ -78,7 +78,15 @@ class HandlerFailed(Exception):
 
 
 def handle_event(services: "Services", event_id: str) -> bool:
-    """Run every handler not yet recorded for this event; True when all are done."""
+    """Run every handler not yet recorded for this event; True when all are done.
+
+    The first handler's transaction also loads the event, and the "complete" mark
+    rides on the last one's (or, when it queued emails, on the transaction that
+    records their outcome): an event with one handler and two emails takes three
+    transactions (handle, claim the emails, mark them and the event).
+    """
+    failures: list[str] = []
+    completed = False
     with services.uow() as uow:
         event = uow.session.get(OutboxEvent, event_id)
         if event is None:
@@ -87,38 +95,76 @@ def handle_event(services: "Services", event_id: str) -> bool:
         if event.completed_at is not None:
             return True
         uow.session.expunge(event)
-    failures = []
-    for handler in handlers_for(event.type):
-        try:
-            run_handler(services, event, handler)
-        except Exception as exc:  # each handler retries on its own; others go on
-            log.exception("handler %s failed on %s", handler.name, event_id)
-            failures.append(f"{handler.name}: {exc!r}")
-    with services.uow() as uow:
-        values = {"last_error": "; ".join(failures)[:2000] or None}
-        if not failures:
-            values["completed_at"] = utcnow()
-        uow.session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(**values))
-        uow.commit()
+        handlers = handlers_for(event.type)
+        if not handlers:
+            _complete(uow.session, event_id)
+            uow.commit()
+            return True
+        completed = _run_handler_in(uow, services, event, handlers[0], failures, last=len(handlers) == 1)
+    for n, handler in enumerate(handlers[1:], start=2):
+        with services.uow() as uow:
+            completed = _run_handler_in(uow, services, event, handler, failures, last=n == len(handlers))
+    if failures or not completed:
+        with services.uow() as uow:
+            if failures:
+                uow.session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id)
+                                    .values(last_error="; ".join(failures)[:2000]))
+            else:
+                _complete(uow.session, event_id)
+            uow.commit()
     if failures:
         raise HandlerFailed("; ".join(failures))
     return True
 
 
+def _complete(session, event_id: str) -> None:
+    session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id)
+                    .values(completed_at=utcnow(), last_error=None))
+
+
+def _run_handler_in(uow: UnitOfWork, services: "Services", event: OutboxEvent, handler: Handler,
+                    failures: list[str], last: bool) -> bool:
+    """One handler in ``uow``'s transaction; True when that commit also completes the event.
+
+    It does when this is the last handler and none before it failed: every other handler's
+    mark is then committed (by this delivery or, when it lost a race, by the other).
+    """
+    close = last and not failures
+    try:
+        _, closed = _run(uow, services, event, handler, close=close)
+        return closed
+    except Exception as exc:  # each handler retries on its own; others go on
+        uow.rollback()
+        log.exception("handler %s failed on %s", handler.name, event.id)
+        failures.append(f"{handler.name}: {exc!r}")
+        return False
+
+
+def _run(uow: UnitOfWork, services: "Services", event: OutboxEvent, handler: Handler,
+         close: bool = False) -> tuple[bool, bool]:
+    """(ran, closed): ran is False when the handler had already handled the event; closed when
+    the event's "complete" mark went with this commit (see UnitOfWork.close_with)."""
+    already = uow.session.get(HandledEvent, (event.id, handler.name)) is not None
+    if already and not close:
+        return False, False
+    if not already:
+        handler.fn(uow, event, services)
+        uow.session.add(HandledEvent(event_id=event.id, handler=handler.name))
+    if close:
+        uow.close_with(lambda session: _complete(session, event.id))
+    try:
+        uow.commit()
+    except IntegrityError:
+        uow.rollback()
+        log.info("handler %s raced on %s; the other delivery won", handler.name, event.id)
+        return False, False
+    return not already, close
+
+
 def run_handler(services: "Services", event: OutboxEvent, handler: Handler) -> bool:
     """False when this handler had already handled the event."""
     with services.uow() as uow:
-        if uow.session.get(HandledEvent, (event.id, handler.name)) is not None:
-            return False
-        handler.fn(uow, event, services)
-        uow.session.add(HandledEvent(event_id=event.id, handler=handler.name))
-        try:
-            uow.commit()
-        except IntegrityError:
-            uow.rollback()
-            log.info("handler %s raced on %s; the other delivery won", handler.name, event.id)
-            return False
-    return True
+        return _run(uow, services, event, handler)[0]
 
 
 def relay(services: "Services", now: datetime | None = None, limit: int = 500) -> int:

@@ -13,6 +13,9 @@ from services.models.base import utcnow
 log = logging.getLogger(__name__)
 
 Publisher = Callable[[Iterable[str]], None]
+Write = Callable[[Session], None]
+# A batch's handler gets its items and the closing writes to put in its last transaction.
+BatchHandler = Callable[[list, list[Write]], None]
 
 
 class UnitOfWork:
@@ -24,13 +27,16 @@ class UnitOfWork:
         self.session: Session
         self._new_events: list[str] = []
         self._after_commit: list[Callable[[], None]] = []
-        self._batches: dict[str, list] = {}
+        self._batches: dict[str, tuple[list, BatchHandler]] = {}
+        self._closing: list[Write] = []
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
         self._new_events = []
         self._after_commit = []
         self._batches = {}
+        self._closing = []
+        self._closing = []
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -58,6 +64,12 @@ class UnitOfWork:
         ).scalar_one_or_none()
 
     def commit(self) -> None:
+        batches = [(items, handle) for items, handle in self._batches.values() if items]
+        closing, self._closing = self._closing, []
+        if closing and not batches:
+            for write in closing:
+                write(self.session)
+            closing = []
         self.session.commit()
         published, self._new_events = self._new_events, []
         if published and self._publisher is not None:
@@ -67,19 +79,31 @@ class UnitOfWork:
                 log.warning("could not publish %d outbox events now; the relay will", len(published),
                             exc_info=True)
         callbacks, self._after_commit, self._batches = self._after_commit, [], {}
+        for n, (items, handle) in enumerate(batches):
+            callbacks.append(lambda items=items, handle=handle, last=n == len(batches) - 1:
+                             handle(items, closing if last else []))
         for callback in callbacks:
             try:
                 callback()
             except Exception:  # work done after commit is retried by its own relay
                 log.exception("after-commit callback failed")
 
-    def batch(self, key: str, handle: Callable[[list], None]) -> list:
-        """A list to append to; after commit ``handle`` gets it whole, once (e.g. emails to send)."""
+    def batch(self, key: str, handle: BatchHandler) -> list:
+        """A list to append to; after commit ``handle(items, closing)`` gets it whole, once (e.g. emails
+        to send), with the closing writes (see ``close_with``) when it is the last batch."""
         if key not in self._batches:
-            items: list = []
-            self._batches[key] = items
-            self.on_commit(lambda: handle(items))
-        return self._batches[key]
+            self._batches[key] = ([], handle)
+        return self._batches[key][0]
+
+    def close_with(self, write: Write) -> None:
+        """A write that closes this piece of work (e.g. "event complete"), made in its last transaction.
+
+        That is this commit when nothing was batched for after it; else the transaction in which the
+        last batch records its outcome (the emails' 'sent' marks), so the write is never seen before
+        that outcome, and costs no transaction of its own. Lost if that work dies first: callers
+        write only what a relay would write again.
+        """
+        self._closing.append(write)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run after a successful commit (e.g. deliver the emails it queued)."""
@@ -90,3 +114,4 @@ class UnitOfWork:
         self._new_events = []
         self._after_commit = []
         self._batches = {}
+        self._closing = []
