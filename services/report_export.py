@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from dataclasses import dataclass
 from io import BytesIO
 
 from openpyxl import Workbook
@@ -190,3 +191,29 @@ def build_pdf(content: dict, *, state_label: str = "") -> bytes:
     SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
                       bottomMargin=12 * mm, title=content["program"]["title"]).build(story)
     return out.getvalue()
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class ExportedReport:
+    filename: str
+    mimetype: str
+    data: bytes
+
+
+def export_report(session, actor, report_id: int, fmt: str) -> ExportedReport:
+    """The report form as a file (``xlsx`` or ``pdf``), for the API and the web page alike.
+
+    Raises PdfUnavailable when the PDF cannot be drawn here (no reportlab or no Cyrillic font).
+    """
+    from services import reports as rp
+
+    report = rp.get_visible(session, actor, report_id)
+    content = rp.content_of(session, report)
+    label = rp.WORKFLOW.state_labels.get(report.state, report.state)
+    name = f"report-{report.program.slug}-{report.period}.{fmt}"
+    if fmt == "xlsx":
+        return ExportedReport(name, XLSX_TYPE, build_xlsx(content, state_label=label))
+    return ExportedReport(name, "application/pdf", build_pdf(content, state_label=label))

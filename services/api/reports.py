@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from services import reports as rp
 from services.api.auth import login_required
-from services.report_export import PdfUnavailable, build_pdf, build_xlsx
+from services.report_export import PdfUnavailable, export_report
 from services.web import current_services
 from workflows.core import Invalid, Refusal
 
@@ -131,34 +131,28 @@ def history(report_id: int):
                            "payload": r.payload, "at": r.at.isoformat()} for r in rows]}
 
 
+def _download(report_id: int, fmt: str) -> Response:
+    with current_services().uow() as uow:
+        try:
+            exported = export_report(uow.session, g.actor, report_id, fmt)
+        except PdfUnavailable as exc:
+            raise PdfNotAvailable(str(exc)) from None
+    return Response(exported.data, mimetype=exported.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'})
+
+
 @blp.route("/api/v1/reports/<int:report_id>.xlsx")
 @login_required
 def xlsx(report_id: int):
     """The report form as an XLSX workbook."""
-    with current_services().uow() as uow:
-        report = rp.get_visible(uow.session, g.actor, report_id)
-        data = build_xlsx(rp.content_of(uow.session, report),
-                          state_label=rp.WORKFLOW.state_labels.get(report.state, report.state))
-        name = f"report-{report.program.slug}-{report.period}.xlsx"
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _download(report_id, "xlsx")
 
 
 @blp.route("/api/v1/reports/<int:report_id>.pdf")
 @login_required
 def pdf(report_id: int):
     """The report form as a PDF (needs reportlab and a TTF font with Cyrillic glyphs)."""
-    with current_services().uow() as uow:
-        report = rp.get_visible(uow.session, g.actor, report_id)
-        content = rp.content_of(uow.session, report)
-        label = rp.WORKFLOW.state_labels.get(report.state, report.state)
-        name = f"report-{report.program.slug}-{report.period}.pdf"
-    try:
-        data = build_pdf(content, state_label=label)
-    except PdfUnavailable as exc:
-        raise PdfNotAvailable(str(exc)) from None
-    return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _download(report_id, "pdf")
 
 
 class PdfNotAvailable(Refusal):

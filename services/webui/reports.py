@@ -7,7 +7,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 
 from services import reports as rp
 from services.api import reports as reports_api
-from services.report_export import PdfUnavailable, build_pdf, build_xlsx
+from services.report_export import PdfUnavailable, export_report
 from services.webui import svg
 from services.webui.common import actor, bp, login_required, matches, paginate, run_action, services
 from services.webui.lists import department_names, programs_visible, users_by_id
@@ -169,27 +169,22 @@ def report_action(report_id: int):
 @bp.route("/reports/<int:report_id>.xlsx")
 @login_required
 def report_xlsx(report_id: int):
-    with services().uow() as uow:
-        report = rp.get_visible(uow.session, actor(), report_id)
-        data = build_xlsx(rp.content_of(uow.session, report),
-                          state_label=rp.WORKFLOW.state_labels.get(report.state, report.state))
-        name = f"report-{report.program.slug}-{report.period}.xlsx"
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _download(report_id, "xlsx")
 
 
 @bp.route("/reports/<int:report_id>.pdf")
 @login_required
 def report_pdf(report_id: int):
+    return _download(report_id, "pdf")
+
+
+def _download(report_id: int, fmt: str):
+    """The same export as the API's; an unavailable PDF is a message on the report page."""
     with services().uow() as uow:
-        report = rp.get_visible(uow.session, actor(), report_id)
-        content = rp.content_of(uow.session, report)
-        label = rp.WORKFLOW.state_labels.get(report.state, report.state)
-        name = f"report-{report.program.slug}-{report.period}.pdf"
-    try:
-        data = build_pdf(content, state_label=label)
-    except PdfUnavailable as exc:
-        flash(f"PDF недоступен: {exc}", "error")
-        return redirect(url_for("webui.report_page", report_id=report_id))
-    return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        try:
+            exported = export_report(uow.session, actor(), report_id, fmt)
+        except PdfUnavailable as exc:
+            flash(f"PDF недоступен: {exc}", "error")
+            return redirect(url_for("webui.report_page", report_id=report_id))
+    return Response(exported.data, mimetype=exported.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'})
