@@ -22,7 +22,7 @@ from services.models.registry import Program, ProgramVersion
 from services.models.workflow import TransitionRecord
 from services.registry import get_program, load_version
 from services.signing import sign_decision
-from services.unit_of_work import UnitOfWork
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.amendment import (
     ADMIN, AMENDMENT, EXECUTOR, apply_changes, conflicts, diff_changesets, diff_passports, parse_resolution,
     parties_for, required_reviewers, validate_changes,

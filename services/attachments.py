@@ -14,7 +14,7 @@ from pathlib import Path
 
 from services import information_requests as ir
 from services.models.requests import Attachment
-from services.unit_of_work import UnitOfWork
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
 
 DANGEROUS_EXTENSIONS = {

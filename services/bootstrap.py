@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from config.settings import Settings
-from services.db import make_engine, make_session_factory
-from services.mailers import FileMailer, SmtpMailer
-from services.unit_of_work import UnitOfWork
+from services.adapters.db import make_engine, make_session_factory
+from services.adapters.mailers import FileMailer, SmtpMailer
+from services.adapters.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class InlinePublisher:
         self.services = services
 
     def __call__(self, event_ids: Iterable[str]) -> None:
-        from services.outbox import handle_event
+        from services.events.outbox import handle_event
 
         for event_id in event_ids:
             handle_event(self.services, event_id)

@@ -46,7 +46,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration (creates the database on the embedded default)."""
-    from services.migrate import upgrade
+    from services.adapters.migrate import upgrade
 
     upgrade(_settings())
     click.echo("database is up to date")
@@ -159,7 +159,7 @@ def outbox() -> None:
 @outbox.command("relay")
 def outbox_relay() -> None:
     """Publish again events some handler has not finished."""
-    from services.outbox import relay
+    from services.events.outbox import relay
 
     click.echo(f"republished: {relay(_services())}")
 
@@ -172,7 +172,7 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Recompute the hash chain; exit 1 naming the first entry that was changed or removed."""
-    from services.audit import verify
+    from services.adapters.audit import verify
 
     services = _services()
     with services.uow() as uow:
@@ -240,8 +240,8 @@ def web(host: str, port: int, web_workers: int) -> None:
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-w", str(web_workers), "-b", f"{host}:{port}",
                                "--access-logfile", "-",
                                # access lines with ?token= values masked (the calendar feed URL)
-                               "--logger-class", "services.security.RedactingGunicornLogger",
-                               "services.wsgi:app"])
+                               "--logger-class", "services.web.security.RedactingGunicornLogger",
+                               "services.web.wsgi:app"])
 
 
 @main.command()
@@ -296,7 +296,7 @@ def run(host: str, port: int) -> None:
 
 
 from services.report_cli import register_cli as _register_reports  # noqa: E402
-from services.bench import register_cli as _register_bench  # noqa: E402
+from bench.harness import register_cli as _register_bench  # noqa: E402
 
 _register_reports(main)
 _register_bench(main)

@@ -14,7 +14,7 @@ from services.models.registry import Department, User
 from services.models.requests import Answer, Attachment, InformationRequest, RequestThread
 from services.models.workflow import TransitionRecord
 from services.registry import load_version, record_actual
-from services.unit_of_work import UnitOfWork
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Forbidden, Invalid, NotFound
 from workflows.deadlines import Deadline, Extension, Pause, compute_deadline
 from workflows.information_request import (

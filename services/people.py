@@ -16,11 +16,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 
-from services import audit
+from services.adapters import audit
 from services.models.base import utcnow
 from services.models.people import LoginAttempt
 from services.models.registry import ApiToken, User
-from services.unit_of_work import UnitOfWork
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound, Refusal
 
 ACCOUNT_MAX_FAILURES = 5

@@ -14,8 +14,8 @@ from services.models.base import utcnow
 from services.models.registry import (
     ROLES, ApiToken, Department, IndicatorActual, Program, ProgramVersion, User,
 )
-from services import audit
-from services.unit_of_work import UnitOfWork
+from services.adapters import audit
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
 from workflows.passport import Passport, parse_passport, passport_to_dict
 

@@ -16,12 +16,12 @@ from typing import Callable, Protocol
 from sqlalchemy import select, update
 
 from config.reminders import load_reminder_config
-from services.mail import queue_email
+from services.adapters.mail import queue_email
 from services.models.base import utcnow
 from services.models.registry import Department, User
 from services.models.reminders import ReminderStep
-from services.outbox import handles
-from services.unit_of_work import UnitOfWork
+from services.events.outbox import handles
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.reminders import RULE_LABELS, URGENCY, Ladder, in_working_hours, plan
 
 

@@ -29,7 +29,7 @@ from services.models.requests import InformationRequest, RequestThread
 from services.models.workflow import TransitionRecord
 from services.registry import LoadedVersion, get_program, record_actual
 from services.signing import sign_decision
-from services.unit_of_work import UnitOfWork
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import SYSTEM, Actor, Forbidden, Invalid, NotAllowedNow, NotFound
 from workflows.deadlines import due_date_for_rule
 from workflows.passport import Passport, parse_passport

@@ -22,11 +22,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from services import audit
+from services.adapters import audit
 from services.models.base import utcnow
 from services.models.people import DepartmentKey, Signature
 from services.models.registry import Department
-from services.unit_of_work import UnitOfWork
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from services import audit
+from services.adapters import audit
 from services.models.workflow import TransitionRecord
-from services.unit_of_work import UnitOfWork
+from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, TransitionResult, Workflow
 
 

@@ -37,7 +37,7 @@ def pg_url():
     except Exception as exc:  # noqa: BLE001
         unavailable("PostgreSQL", exc)
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    from services.migrate import upgrade
+    from services.adapters.migrate import upgrade
 
     upgrade(Settings.from_env({"DATABASE_URL": url, "INTERDEPT_VAR_DIR": "/tmp/interdept-migrate"}))
     yield url
@@ -80,7 +80,7 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **env) -> Set
 
 def make_services(settings: Settings, **kwargs):
     from services.bootstrap import bootstrap
-    from services.migrate import upgrade
+    from services.adapters.migrate import upgrade
 
     if settings.is_sqlite:
         upgrade(settings)
@@ -189,7 +189,7 @@ class ApiClient:
 
 @pytest.fixture
 def app(services):
-    from services.app import create_app
+    from services.web.app import create_app
 
     return create_app(services=services, test_config={"TESTING": True})
 

@@ -9,21 +9,21 @@ from workers.runtime import get_services
 @shared_task(name="interdept.handle_event", bind=True, acks_late=True, max_retries=None,
              autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=300, retry_jitter=True)
 def handle_event(self, event_id: str) -> None:
-    from services.outbox import handle_event as handle
+    from services.events.outbox import handle_event as handle
 
     handle(get_services(), event_id)
 
 
 @shared_task(name="interdept.relay_outbox", ignore_result=True)
 def relay_outbox() -> int:
-    from services.outbox import relay
+    from services.events.outbox import relay
 
     return relay(get_services())
 
 
 @shared_task(name="interdept.relay_mail", ignore_result=True)
 def relay_mail() -> int:
-    from services.mail import mail_relay
+    from services.adapters.mail import mail_relay
 
     return mail_relay(get_services())
 

@@ -71,7 +71,7 @@ def test_lockout_over_http_says_retry_after(app, tokens):
     def _test_login():
         from flask import request
 
-        from services.web import current_services
+        from services.web.context import current_services
 
         with current_services().uow() as uow:
             user = authenticate_password(uow, request.form["email"], request.form["password"], request.remote_addr)
@@ -109,7 +109,7 @@ def test_form_post_without_csrf_token_is_refused(app, tokens):
 
 
 def test_session_cookie_flags_and_security_headers(app, tokens):
-    from services.web_session import login_user
+    from services.web.session import login_user
 
     @app.route("/_test_signin")
     def _test_signin():
@@ -133,7 +133,7 @@ def test_session_cookie_flags_and_security_headers(app, tokens):
 
 
 def test_secure_cookie_when_served_over_https(tmp_path, monkeypatch):
-    from services.app import create_app
+    from services.web.app import create_app
     from tests.conftest import make_services, make_settings
 
     monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
@@ -151,7 +151,7 @@ def test_secure_cookie_when_served_over_https(tmp_path, monkeypatch):
 # --- deactivation ---------------------------------------------------------------------------
 
 def test_deactivated_user_is_refused_at_once_token_and_session(app, services, tokens):
-    from services.web_session import current_web_user, login_user, web_login_required
+    from services.web.session import current_web_user, login_user, web_login_required
 
     @app.route("/_test_signin_mfc")
     def _test_signin_mfc():
@@ -190,7 +190,7 @@ def test_deactivated_user_is_refused_at_once_token_and_session(app, services, to
 
 
 def test_password_reset_ends_other_sessions(app, services, tokens):
-    from services.web_session import current_web_user, login_user, web_login_required
+    from services.web.session import current_web_user, login_user, web_login_required
 
     @app.route("/_test_signin_it")
     def _test_signin_it():
@@ -252,7 +252,7 @@ def test_tokens_named_expiring_revocable_shown_once(app, services, tokens):
 
 
 def test_admin_actions_are_audited(app, services, tokens):
-    from services.audit import verify
+    from services.adapters.audit import verify
 
     client = app.test_client()
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
@@ -400,7 +400,7 @@ def test_no_token_in_any_log_line(app, services, tokens, caplog):
 def test_gunicorn_access_log_masks_the_feed_token():
     from gunicorn.config import Config
 
-    from services.security import RedactingGunicornLogger
+    from services.web.security import RedactingGunicornLogger
 
     logger = RedactingGunicornLogger(Config())
     environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/api/v1/me/deadlines.ics?token=SeCrEt123&x=1",

@@ -429,7 +429,7 @@ from tests.integration.conftest import smtp, stack, wait_for  # noqa: E402,F401 
 
 def test_worker_moves_report_to_ready_when_last_answer_is_accepted(stack):
     """HTTP → PostgreSQL outbox → Redis → Celery worker → the reports.collection handler."""
-    from services.app import create_app
+    from services.web.app import create_app
     from tests.conftest import ApiClient, seed
 
     services, worker, _smtp = stack

@@ -650,7 +650,7 @@ def test_send_emails_each_addressee_user_once(as_user, services):
     assert recipients(services) == ["mfc.staff@kotovsk.example", "mfc@kotovsk.example"]
     before = {p.name: p.read_bytes() for p in eml_files(services)}
 
-    from services.outbox import handle_event, handlers_for, run_handler
+    from services.events.outbox import handle_event, handlers_for, run_handler
 
     with services.uow() as uow:
         event = uow.session.execute(
@@ -758,7 +758,7 @@ def test_upload_without_a_file_is_422(as_user):
 @pytest.fixture
 def small_upload_client(services, tokens, tmp_path):
     """The same database behind an app whose upload limit is 1 KiB."""
-    from services.app import create_app
+    from services.web.app import create_app
     from tests.conftest import ApiClient, make_services, make_settings
 
     small = make_services(make_settings(tmp_path / "small", services.settings.database_url,

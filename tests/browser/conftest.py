@@ -50,7 +50,7 @@ def live(services):
     """The whole app (CSRF on, security headers on) on 127.0.0.1:<free port>, with the demo users."""
     from werkzeug.serving import make_server
 
-    from services.app import create_app
+    from services.web.app import create_app
     from services.models.registry import User
     from services import people
     from sqlalchemy import select

@@ -17,7 +17,7 @@ USERS = {"it": "it@kotovsk.example", "mfc": "mfc@kotovsk.example", "econ": "econ
 
 @pytest.fixture
 def web(services):
-    from services.app import create_app
+    from services.web.app import create_app
 
     seed(services)
     app = create_app(services=services, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False})
@@ -94,8 +94,8 @@ def test_create_form_errors_point_at_the_builder_row(web):
 
 
 def test_formatting_helpers(services):
-    from services.app import create_app
-    from services.webui.filters import fmt_date, fmt_datetime, fmt_number, fmt_percent, plural
+    from services.web.app import create_app
+    from services.web.pages.filters import fmt_date, fmt_datetime, fmt_number, fmt_percent, plural
 
     app = create_app(services=services)
     with app.app_context():
@@ -113,7 +113,7 @@ def test_formatting_helpers(services):
 
 
 def test_state_diagram_is_drawn_from_the_definition():
-    from services.webui.svg import state_diagram, transitions_table
+    from services.web.pages.svg import state_diagram, transitions_table
     from workflows.information_request import INFORMATION_REQUEST as wf
 
     svg = str(state_diagram(wf, "answered"))

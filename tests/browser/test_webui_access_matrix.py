@@ -168,11 +168,11 @@ JUNK_QUERIES = ("/programs/<slug>/versions/1/diff/1?a=²&b=1", "/amendments/<int
 
 
 def webui_routes(app) -> dict[str, set[str]]:
-    """Rules served by the web UI's views (services.webui.*), by path, with their methods."""
+    """Rules served by the web UI's views (services.web.pages.*), by path, with their methods."""
     out: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         view = app.view_functions.get(rule.endpoint)
-        if rule.endpoint.startswith("webui.") or getattr(view, "__module__", "").startswith("services.webui"):
+        if rule.endpoint.startswith("webui.") or getattr(view, "__module__", "").startswith("services.web.pages"):
             out.setdefault(rule.rule, set()).update(rule.methods - {"HEAD", "OPTIONS"})
     return out
 

@@ -192,8 +192,8 @@ class Relays:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
-        from services.mail import mail_relay
-        from services.outbox import relay
+        from services.adapters.mail import mail_relay
+        from services.events.outbox import relay
 
         while not self.stop_event.wait(self.interval):
             try:
@@ -265,7 +265,7 @@ def lifecycle(it: ApiClient, mfc: ApiClient, subject: str) -> int:
 
 
 def clients(services, tokens):
-    from services.app import create_app
+    from services.web.app import create_app
 
     app = create_app(services=services, test_config={"TESTING": True})
     return ApiClient(app.test_client(), tokens["it"]), ApiClient(app.test_client(), tokens["mfc"]), app
@@ -294,8 +294,8 @@ def assert_nothing_lost_nothing_twice(services, sink: Sink, lifecycles: int, *, 
     mark) are sent again as the mail relay would five minutes later; only those
     may arrive twice, and at most ``max_duplicates`` of them.
     """
-    from services.mail import mail_relay
-    from services.outbox import handlers_for
+    from services.adapters.mail import mail_relay
+    from services.events.outbox import handlers_for
 
     with services.uow() as uow:
         s = uow.session

@@ -19,7 +19,7 @@ EVENTS = {"accept": "accepted", "withdraw": "withdrawn"}
 
 
 def test_fifty_clients_conflicting_transitions_exactly_one_wins(pg_services):
-    from services.app import create_app
+    from services.web.app import create_app
 
     services = pg_services
     tokens = seed(services)

@@ -5,7 +5,7 @@ import time
 
 from sqlalchemy import func, select
 
-from services.mail import mail_relay
+from services.adapters.mail import mail_relay
 from services.models.mail import OutgoingEmail
 from tests.conftest import seed
 from tests.faults.conftest import (

@@ -12,7 +12,7 @@ PROGRAM = "kotovsk-information-society"
 @pytest.fixture(scope="module")
 def fuzz_services(pg_url, tmp_path_factory):
     """PostgreSQL with the reference data, demo users and a few requests in different states."""
-    from services.app import create_app
+    from services.web.app import create_app
     from tests.conftest import ApiClient
 
     _truncate_all(pg_url)

@@ -25,7 +25,7 @@ EXAMPLES = 5
 
 def _served_spec() -> dict:
     """The spec as the app serves it; building the app opens no database connection."""
-    from services.app import create_app
+    from services.web.app import create_app
     from services.bootstrap import bootstrap
     from tests.conftest import make_settings
 

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from services.audit import verify
+from services.adapters.audit import verify
 from services.models.audit import AuditEntry
 from tests.conftest import seed
 
@@ -40,7 +40,7 @@ def test_every_transition_is_in_the_chain_with_who_and_from_where(services, as_u
 
 
 def test_tampering_in_postgresql_is_found_and_named(pg_services, pg_url, tmp_path, monkeypatch):
-    from services.app import create_app
+    from services.web.app import create_app
     from tests.conftest import ApiClient
 
     tokens = seed(pg_services)

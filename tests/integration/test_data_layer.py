@@ -12,7 +12,7 @@ from services import information_requests as ir
 from services.models.registry import IndicatorActual, Program, ProgramVersion
 from services.models.requests import InformationRequest
 from services.models.workflow import HandledEvent, OutboxEvent, TransitionRecord
-from services.outbox import handle_event, relay, run_handler, handlers_for
+from services.events.outbox import handle_event, relay, run_handler, handlers_for
 from services.registry import actor_for, load_version, record_actual, seed_demo_users, seed_reference
 from services.models.registry import User
 from workflows.core import Forbidden, Invalid, NotAllowedNow

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from services import information_requests as ir
-from services.mail import _claim, build_message, mail_relay
+from services.adapters.mail import _claim, build_message, mail_relay
 from services.models.mail import OutgoingEmail
 from services.models.registry import User
 from services.models.reminders import ReminderStep

@@ -29,7 +29,7 @@ def _sent_count(services) -> int:
 
 def test_request_lifecycle_delivers_every_email_once_through_worker_and_smtp(stack):
     services, worker, smtp = stack
-    from services.app import create_app
+    from services.web.app import create_app
 
     tokens = seed(services)
     client = create_app(services=services).test_client()
@@ -81,9 +81,9 @@ def test_request_lifecycle_delivers_every_email_once_through_worker_and_smtp(sta
 
 def test_event_committed_while_broker_is_down_is_delivered_after_it_returns(stack, tmp_path):
     services, worker, smtp = stack
-    from services.app import create_app
+    from services.web.app import create_app
     from services.bootstrap import CeleryPublisher
-    from services.outbox import relay
+    from services.events.outbox import relay
 
     tokens = seed(services)
     # The web process's broker is unreachable: nothing listens on port 1.

@@ -1,0 +1,117 @@
+"""One business transaction: the session, and the outbox events it commits with it."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.models.workflow import OutboxEvent, new_event_id
+from services.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+Publisher = Callable[[Iterable[str]], None]
+Write = Callable[[Session], None]
+# A batch's handler gets its items and the closing writes to put in its last transaction.
+BatchHandler = Callable[[list, list[Write]], None]
+
+
+class UnitOfWork:
+    """Commit writes and their events together; ring the broker only after commit."""
+
+    def __init__(self, session_factory: sessionmaker, publisher: Publisher | None = None):
+        self._session_factory = session_factory
+        self._publisher = publisher
+        self.session: Session
+        self._new_events: list[str] = []
+        self._after_commit: list[Callable[[], None]] = []
+        self._batches: dict[str, tuple[list, BatchHandler]] = {}
+        self._closing: list[Write] = []
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        self._new_events = []
+        self._after_commit = []
+        self._batches = {}
+        self._closing = []
+        self._closing = []
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def emit(self, type_: str, payload: dict) -> OutboxEvent:
+        """Record an event; one that no handler listens to is kept, complete, and rings no bell."""
+        from services.events.outbox import handlers_for
+
+        now = utcnow()
+        listened = bool(handlers_for(type_))
+        event = OutboxEvent(id=new_event_id(), type=type_, payload=payload, created_at=now,
+                            published_at=now, publish_count=1 if listened else 0,
+                            completed_at=None if listened else now)
+        self.session.add(event)
+        if listened:
+            self._new_events.append(event.id)
+        return event
+
+    def get_for_update(self, model: type, item_id: Any):
+        """Row lock on PostgreSQL; SQLite already serialises writers (BEGIN IMMEDIATE)."""
+        return self.session.execute(
+            select(model).where(model.id == item_id).with_for_update()
+        ).scalar_one_or_none()
+
+    def commit(self) -> None:
+        batches = [(items, handle) for items, handle in self._batches.values() if items]
+        closing, self._closing = self._closing, []
+        if closing and not batches:
+            for write in closing:
+                write(self.session)
+            closing = []
+        self.session.commit()
+        published, self._new_events = self._new_events, []
+        if published and self._publisher is not None:
+            try:
+                self._publisher(published)
+            except Exception:  # the relay republishes; the commit stands
+                log.warning("could not publish %d outbox events now; the relay will", len(published),
+                            exc_info=True)
+        callbacks, self._after_commit, self._batches = self._after_commit, [], {}
+        for n, (items, handle) in enumerate(batches):
+            callbacks.append(lambda items=items, handle=handle, last=n == len(batches) - 1:
+                             handle(items, closing if last else []))
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # work done after commit is retried by its own relay
+                log.exception("after-commit callback failed")
+
+    def batch(self, key: str, handle: BatchHandler) -> list:
+        """A list to append to; after commit ``handle(items, closing)`` gets it whole, once (e.g. emails
+        to send), with the closing writes (see ``close_with``) when it is the last batch."""
+        if key not in self._batches:
+            self._batches[key] = ([], handle)
+        return self._batches[key][0]
+
+    def close_with(self, write: Write) -> None:
+        """A write that closes this piece of work (e.g. "event complete"), made in its last transaction.
+
+        That is this commit when nothing was batched for after it; else the transaction in which the
+        last batch records its outcome (the emails' 'sent' marks), so the write is never seen before
+        that outcome, and costs no transaction of its own. Lost if that work dies first: callers
+        write only what a relay would write again.
+        """
+        self._closing.append(write)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run after a successful commit (e.g. deliver the emails it queued)."""
+        self._after_commit.append(callback)
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._new_events = []
+        self._after_commit = []
+        self._batches = {}
+        self._closing = []

@@ -1,0 +1,62 @@
+"""Event handlers of progress reports: the automatic end of collection, and who is emailed what."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from services.events.requests import department_users
+from services.adapters.mail import queue_email
+from services.models.registry import Department
+from services.models.reports import Report
+from services.events.outbox import handles
+
+
+@handles("information_request.accept", name="reports.collection")
+def complete_collection(uow, event, services) -> None:
+    """A co-executor's answer accepted: if it was the report's last, the report becomes ready."""
+    from services.reports import on_request_accepted
+
+    on_request_accepted(uow, services, event.payload["item_id"])
+
+
+# event -> (template, who is told: "executor" and/or "reviewers")
+REPORT_MAIL = {
+    "report.collection_complete": ("report_ready", ("executor",)),
+    "report.submit": ("report_submitted", ("reviewers",)),
+    "report.resubmit": ("report_submitted", ("reviewers",)),
+    "report.return": ("report_returned", ("executor",)),
+    "report.accept": ("report_accepted", ("executor",)),
+    "report.publish": ("report_published", ("executor", "reviewers")),
+}
+
+
+@handles("report.*", name="mail.report")
+def email_report_parties(uow, event, services) -> None:
+    from services import reports as rp
+
+    if event.type not in REPORT_MAIL:
+        return
+    template, whom = REPORT_MAIL[event.type]
+    report = uow.session.get(Report, event.payload["item_id"])
+    if report is None:
+        return
+    passport = rp.version_in_force(uow.session, report.program, rp.period_bounds(report)[1]).passport
+    codes = []
+    if "executor" in whom:
+        codes.append(passport.executor)
+    if "reviewers" in whom:
+        codes.append(rp.ECONOMIC_POLICY_DEPARTMENT)
+    seen = set()
+    for code in codes:
+        dept = uow.session.execute(select(Department).where(Department.code == code)).scalar_one_or_none()
+        if dept is None:
+            continue
+        for user in department_users(uow.session, dept.id):
+            if user.email in seen:
+                continue
+            seen.add(user.email)
+            queue_email(
+                uow, services, dedupe_key=f"{event.id}:{user.email}", recipient=user.email, template=template,
+                context={"report": report, "user": user, "event": event.payload, "program": report.program,
+                         "period": rp.period_label(report), "due": report.due_date.strftime("%d.%m.%Y"),
+                         "comment": event.payload.get("comment") or ""},
+            )

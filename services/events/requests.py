@@ -1,0 +1,66 @@
+"""Event handlers: who is told what when a request moves. Each runs once per event."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from services.adapters.mail import queue_email
+from services.models.registry import Department, User
+from services.models.requests import InformationRequest
+from services.events.outbox import handles
+
+# event -> (template, who is told). A missed deadline is told by the reminder ladder
+# (services/reminders.py: "overdue" and "escalation" steps), not here.
+REQUEST_MAIL = {
+    "information_request.send": ("request_sent", "addressee"),
+    "information_request.answer": ("request_answered", "requester"),
+    "information_request.request_clarification": ("request_clarification", "addressee"),
+    "information_request.accept": ("request_accepted", "addressee"),
+    "information_request.withdraw": ("request_withdrawn", "addressee"),
+    "information_request.extend_deadline": ("request_extended", "addressee"),
+    "information_request.delegate": ("request_delegated", "assignee"),
+}
+
+
+def department_users(session, department_id: int) -> list[User]:
+    return list(session.execute(
+        select(User).where(User.department_id == department_id, User.active.is_(True)).order_by(User.id)
+    ).scalars())
+
+
+def _recipients(session, req: InformationRequest, who: str) -> list[User]:
+    if who == "assignee":
+        return [req.assignee] if req.assignee else []
+    if who == "requester":
+        return [req.thread.created_by]
+    addressees = [req.assignee] if req.assignee else department_users(session, req.department_id)
+    if who == "both":
+        return addressees + [req.thread.created_by]
+    return addressees
+
+
+@handles(*REQUEST_MAIL, name="mail.information_request")
+def email_request_parties(uow, event, services) -> None:
+    from services.information_requests import deadline_of
+
+    template, who = REQUEST_MAIL[event.type]
+    req = uow.session.get(InformationRequest, event.payload["item_id"])
+    if req is None:
+        return
+    deadline = deadline_of(services, req)
+    requester_dept = uow.session.get(Department, req.thread.requester_department_id)
+    seen = set()
+    for user in _recipients(uow.session, req, who):
+        if user is None or user.email in seen:
+            continue
+        seen.add(user.email)
+        queue_email(
+            uow, services,
+            dedupe_key=f"{event.id}:{user.email}",
+            recipient=user.email,
+            template=template,
+            context={
+                "req": req, "thread": req.thread, "user": user, "event": event.payload,
+                "deadline": deadline, "requester": requester_dept,
+                "due": req.due_date.strftime("%d.%m.%Y") if req.due_date else "—",
+            },
+        )

@@ -1,0 +1,212 @@
+"""Amendment endpoints, and the diff between two program versions."""
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from services import amendments as am
+from services.web.api.auth import login_required
+from services.web.context import current_services
+
+blp = Blueprint("amendments", __name__, url_prefix="/api/v1", description="Изменения в программы")
+
+STATES = ("draft", "under_review", "returned", "approved", "adopted", "withdrawn")
+
+
+class AmendmentCreate(Schema):
+    program = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    base_version = fields.Integer(strict=True, load_default=None)
+    justification = fields.String(required=True, validate=validate.Length(max=20000))
+    changes = fields.Dict(required=True)
+    review_working_days = fields.Integer(strict=True, load_default=None)
+
+
+class AmendmentUpdate(Schema):
+    justification = fields.String(load_default=None, validate=validate.Length(max=20000))
+    changes = fields.Dict(load_default=None)
+    comment = fields.String(load_default="", validate=validate.Length(max=20000))
+    version = fields.Integer(strict=True, load_default=None)
+
+
+class AmendmentTransitionIn(Schema):
+    event = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    comment = fields.String(load_default="", validate=validate.Length(max=20000))
+    data = fields.Dict(load_default=dict)
+    version = fields.Integer(strict=True, load_default=None)
+
+
+class AmendmentListQuery(Schema):
+    program = fields.String(load_default=None)
+    state = fields.String(load_default=None, validate=validate.OneOf(STATES))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class RevisionDiffQuery(Schema):
+    from_revision = fields.Integer(load_default=None, data_key="from")
+    to_revision = fields.Integer(load_default=None, data_key="to")
+
+
+def amendment_view(session, actor, a, *, full: bool = True, report: dict | None = None) -> dict:
+    passport = am.current_passport(session, a)
+    view = {
+        "id": a.id,
+        "program": a.program.slug,
+        "base_version": a.base_version,
+        "current_version": a.program.current_version,
+        "stale_base": a.base_version != a.program.current_version and a.state not in ("adopted", "withdrawn"),
+        "state": a.state,
+        "state_label": am.WORKFLOW.state_labels.get(a.state, a.state),
+        "revision": a.revision,
+        "justification": a.justification,
+        "changes": a.changes,
+        "reviews": am.review_status(session, a, passport),
+        "allowed_events": am.WORKFLOW.allowed_events(a, am.parties(actor, passport)),
+        "review_working_days": a.review_working_days,
+        "submitted_at": a.submitted_at.isoformat() if a.submitted_at else None,
+        "due_date": a.due_date.isoformat() if a.due_date else None,
+        "due_at": a.due_at.isoformat() if a.due_at else None,
+        "adopted_version": a.adopted_version,
+        "sequence": a.sequence,
+        "resolution": ({"number": a.resolution_number, "date": a.resolution_date.isoformat()}
+                       if a.resolution_date else None),
+        "created_by_id": a.created_by_id,
+        "created_at": a.created_at.isoformat(),
+        "version": a.version,
+    }
+    if full:
+        revisions = am.revisions_of(session, a.id)
+        view["revisions"] = [{"revision": r.revision, "base_version": r.base_version,
+                              "justification": r.justification, "changes": r.changes,
+                              "created_by_id": r.created_by_id, "at": r.created_at.isoformat()} for r in revisions]
+        view["decisions"] = [{"department": r.department, "revision": r.revision, "decision": r.decision,
+                              "remarks": r.remarks, "user_id": r.user_id, "at": r.at.isoformat()}
+                             for r in am.reviews_of(session, a.id)]
+        # What reviewers need most: what the latest revision changed against the one before.
+        view["revision_diff"] = (am.diff_changesets(revisions[-2].changes, revisions[-1].changes)
+                                 if len(revisions) > 1 else None)
+        view["effect"] = am.effect_of(session, a)
+    if report:
+        view.update(report)
+    return view
+
+
+@blp.route("/amendments", methods=["POST"])
+@login_required
+@blp.arguments(AmendmentCreate)
+@blp.response(201)
+def create(body):
+    """Draft a change set against a program version (the current one unless ``base_version`` is given)."""
+    services = current_services()
+    with services.uow() as uow:
+        a = am.create_amendment(uow, services, g.actor, am.NewAmendment(**body))
+        uow.commit()
+        return amendment_view(uow.session, g.actor, a)
+
+
+@blp.route("/amendments")
+@login_required
+@blp.arguments(AmendmentListQuery, location="query")
+def list_(args):
+    """Amendments the caller may see; with ``program``, also the program's adopted history (seed included)."""
+    with current_services().uow() as uow:
+        items, total = am.list_amendments(uow.session, g.actor, **args)
+        result = {"items": [amendment_view(uow.session, g.actor, a, full=False) for a in items], "total": total,
+                  "page": args["page"], "page_size": args["page_size"]}
+        if args["program"] and args["state"] in (None, "adopted"):
+            result["history"] = am.adopted_history(uow.session, g.actor, args["program"])
+        return result
+
+
+@blp.route("/amendments/<int:amendment_id>")
+@login_required
+def get(amendment_id: int):
+    """The change set, its revisions, each department's decision on the current revision, ``allowed_events``."""
+    with current_services().uow() as uow:
+        return amendment_view(uow.session, g.actor, am.get_visible(uow.session, g.actor, amendment_id))
+
+
+@blp.route("/amendments/<int:amendment_id>", methods=["PUT"])
+@login_required
+@blp.arguments(AmendmentUpdate)
+def update(body, amendment_id: int):
+    """Revise the change set (a new revision: earlier approvals lapse); ``version`` guards against lost edits."""
+    services = current_services()
+    with services.uow() as uow:
+        a = am.revise(uow, services, g.actor, amendment_id, changes=body["changes"],
+                      justification=body["justification"], expected_version=body["version"],
+                      comment=body["comment"])
+        uow.commit()
+        return amendment_view(uow.session, g.actor, a)
+
+
+@blp.route("/amendments/<int:amendment_id>/transitions", methods=["POST"])
+@login_required
+@blp.arguments(AmendmentTransitionIn)
+def transition(body, amendment_id: int):
+    """Fire an event: submit_for_review, approve, return, revise, rebase, adopt, withdraw."""
+    services = current_services()
+    with services.uow() as uow:
+        a, report = am.fire_transition(uow, services, g.actor, amendment_id, body["event"], body["comment"],
+                                       body["data"], expected_version=body["version"])
+        uow.commit()
+        return amendment_view(uow.session, g.actor, a, report=report)
+
+
+@blp.route("/amendments/<int:amendment_id>/rebase", methods=["POST"])
+@login_required
+def rebase(amendment_id: int):
+    """Move the base to the current version; reports the cells also changed by versions adopted since."""
+    services = current_services()
+    with services.uow() as uow:
+        a, report = am.fire_transition(uow, services, g.actor, amendment_id, "rebase")
+        uow.commit()
+        return amendment_view(uow.session, g.actor, a, report=report)
+
+
+@blp.route("/amendments/<int:amendment_id>/history")
+@login_required
+def history(amendment_id: int):
+    """Every transition: who, which role, from, to, when, comment."""
+    with current_services().uow() as uow:
+        rows = am.history(uow.session, g.actor, amendment_id)
+        return {"items": [{"event": r.event, "from": r.from_state, "to": r.to_state, "actor_id": r.actor_id,
+                           "department": r.actor_department, "role": r.actor_role, "comment": r.comment,
+                           "payload": r.payload, "at": r.at.isoformat()} for r in rows]}
+
+
+@blp.route("/amendments/<int:amendment_id>/revisions/<int:a>/diff/<int:b>")
+@login_required
+def revision_diff(amendment_id: int, a: int, b: int):
+    """How the change set differs between two of its revisions."""
+    with current_services().uow() as uow:
+        return {"amendment": amendment_id, "from": a, "to": b,
+                "changes": am.revision_diff(uow.session, g.actor, amendment_id, a, b)}
+
+
+@blp.route("/programs/<slug>/versions/<int:a>/diff/<int:b>")
+@login_required
+def version_diff(slug: str, a: int, b: int):
+    """Exactly what changed between two versions: cells with old/new values and the totals, targets, activities, text."""
+    with current_services().uow() as uow:
+        return am.version_diff(uow.session, g.actor, slug, a, b)
+
+
+@blp.route("/programs/<slug>/versions/<int:number>/approvals")
+@login_required
+def version_approvals(slug: str, number: int):
+    """Who approved a version and when (the adopting amendment's reviews and resolution)."""
+    with current_services().uow() as uow:
+        program = am.get_program(uow.session, slug)
+        if not am.can_see(g.actor, am.load_version(uow.session, slug).passport):
+            raise am.NotFound(f"Программа «{slug}» не найдена.")
+        return am.version_provenance(uow.session, program, number)
+
+
+@blp.route("/programs/<slug>/amendments")
+@login_required
+def program_amendments(slug: str):
+    """The program's adopted amendments, oldest first: the seeded history, then those adopted here."""
+    with current_services().uow() as uow:
+        return {"items": am.adopted_history(uow.session, g.actor, slug)}

@@ -1,0 +1,45 @@
+"""The mail log, for administrators: every email's state and last error."""
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from services.web.api.auth import login_required
+from services.models.mail import MAIL_STATES, OutgoingEmail
+from services.web.context import current_services
+from workflows.core import Forbidden
+
+blp = Blueprint("mail", __name__, url_prefix="/api/v1/mail", description="Журнал почты")
+
+
+class MailQuery(Schema):
+    state = fields.String(load_default=None, validate=validate.OneOf(MAIL_STATES))
+    recipient = fields.String(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+@blp.route("")
+@login_required
+@blp.arguments(MailQuery, location="query")
+def mail_log(args):
+    """Queued, sending, sent, retrying and failed emails, newest first (admin only)."""
+    if not g.actor.has_role("admin"):
+        raise Forbidden("Журнал почты доступен только администратору.")
+    with current_services().uow() as uow:
+        query = select(OutgoingEmail)
+        if args["state"]:
+            query = query.where(OutgoingEmail.state == args["state"])
+        if args["recipient"]:
+            query = query.where(OutgoingEmail.recipient == args["recipient"])
+        total = uow.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = uow.session.execute(query.order_by(OutgoingEmail.id.desc())
+                                   .offset((args["page"] - 1) * args["page_size"]).limit(args["page_size"])).scalars()
+        return {"total": total, "items": [{
+            "id": m.id, "recipient": m.recipient, "subject": m.subject, "state": m.state, "attempts": m.attempts,
+            "last_error": m.last_error, "created_at": m.created_at.isoformat(),
+            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+            "next_attempt_at": m.next_attempt_at.isoformat(), "message_id": m.message_id,
+        } for m in rows]}

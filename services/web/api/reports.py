@@ -1,0 +1,203 @@
+"""Progress report endpoints, and the public open-data view of published reports (no login)."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, g, render_template, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from services import reports as rp
+from services.web.api.auth import login_required
+from services.report_export import PdfUnavailable, export_report
+from services.web.context import current_services
+from workflows.core import Invalid, Refusal
+
+# No url_prefix: the public HTML page lives outside /api/v1, the rest inside it.
+blp = Blueprint("reports", __name__, description="Отчёты о ходе реализации программ")
+
+
+class ReportListQuery(Schema):
+    program = fields.String(load_default=None)
+    period = fields.String(load_default=None)
+    kind = fields.String(load_default=None, validate=validate.OneOf(("quarterly", "annual")))
+    state = fields.String(load_default=None)
+    overdue = fields.Boolean(load_default=None, allow_none=True)
+
+
+class ReportTransitionIn(Schema):
+    event = fields.String(required=True)
+    comment = fields.String(load_default="")
+    data = fields.Dict(load_default=dict)
+
+
+class ReportInputsIn(Schema):
+    spent = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None)
+    activities = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None)
+    actuals = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None)
+
+
+def report_summary(session, actor, report) -> dict:
+    passport = rp._passport(session, report).passport
+    return {
+        "id": report.id,
+        "program": report.program.slug,
+        "kind": report.kind,
+        "period": report.period,
+        "period_label": rp.period_label(report),
+        "state": report.state,
+        "state_label": rp.WORKFLOW.state_labels.get(report.state, report.state),
+        "due_date": report.due_date.isoformat(),
+        "due_at": report.due_at.isoformat(),
+        "co_executor_due_date": report.co_executor_due_date.isoformat(),
+        "overdue": rp.is_overdue(report),
+        "allowed_events": rp.WORKFLOW.allowed_events(report, rp.parties(actor, passport)),
+        "version": report.version,
+    }
+
+
+def report_view(session, actor, report) -> dict:
+    view = report_summary(session, actor, report)
+    revs = rp.revisions(session, report.id)
+    out_revs, previous = [], None
+    for rev in revs:
+        out_revs.append({
+            "number": rev.number, "submitted_at": rev.submitted_at.isoformat(),
+            "submitted_by_id": rev.submitted_by_id, "note": rev.note,
+            "changes": None if previous is None else rp.diff(previous.content, rev.content),
+        })
+        previous = rev
+    view.update({
+        "collection": rp.collection_status(session, report),
+        "inputs": report.inputs or {},
+        "note": report.note,
+        "content": rp.content_of(session, report),
+        "revisions": out_revs,
+    })
+    return view
+
+
+@blp.route("/api/v1/reports")
+@login_required
+@blp.arguments(ReportListQuery, location="query")
+def list_(args):
+    """Report cycles; filters: program, period, kind, state, overdue."""
+    with current_services().uow() as uow:
+        items = rp.list_reports(uow.session, g.actor, rp.ReportFilter(**args))
+        return {"items": [report_summary(uow.session, g.actor, r) for r in items], "total": len(items)}
+
+
+@blp.route("/api/v1/reports/<int:report_id>")
+@login_required
+def get(report_id: int):
+    """One report: content (frozen once submitted), revisions with changes, collection, allowed events."""
+    with current_services().uow() as uow:
+        return report_view(uow.session, g.actor, rp.get_visible(uow.session, g.actor, report_id))
+
+
+@blp.route("/api/v1/reports/<int:report_id>/transitions", methods=["POST"])
+@login_required
+@blp.arguments(ReportTransitionIn)
+def transition(body, report_id: int):
+    """Fire start_collection, submit (data.note), return (comment), resubmit, accept, publish."""
+    services = current_services()
+    with services.uow() as uow:
+        report = rp.fire_transition(uow, services, g.actor, report_id, body["event"], body["comment"], body["data"])
+        uow.commit()
+        return report_view(uow.session, g.actor, report)
+
+
+@blp.route("/api/v1/reports/<int:report_id>/inputs", methods=["PUT"])
+@login_required
+@blp.arguments(ReportInputsIn)
+def put_inputs(body, report_id: int):
+    """The executor's own figures: spent per source, its activities done, its indicators' actuals."""
+    services = current_services()
+    with services.uow() as uow:
+        report = rp.set_inputs(uow, g.actor, report_id, {k: v for k, v in body.items() if v is not None})
+        uow.commit()
+        return report_view(uow.session, g.actor, report)
+
+
+@blp.route("/api/v1/reports/<int:report_id>/history")
+@login_required
+def history(report_id: int):
+    """Every transition: who, which role, from, to, when, comment."""
+    with current_services().uow() as uow:
+        rows = rp.history(uow.session, g.actor, report_id)
+        return {"items": [{"event": r.event, "from": r.from_state, "to": r.to_state, "actor_id": r.actor_id,
+                           "department": r.actor_department, "role": r.actor_role, "comment": r.comment,
+                           "payload": r.payload, "at": r.at.isoformat()} for r in rows]}
+
+
+def _download(report_id: int, fmt: str) -> Response:
+    with current_services().uow() as uow:
+        try:
+            exported = export_report(uow.session, g.actor, report_id, fmt)
+        except PdfUnavailable as exc:
+            raise PdfNotAvailable(str(exc)) from None
+    return Response(exported.data, mimetype=exported.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'})
+
+
+@blp.route("/api/v1/reports/<int:report_id>.xlsx")
+@login_required
+def xlsx(report_id: int):
+    """The report form as an XLSX workbook."""
+    return _download(report_id, "xlsx")
+
+
+@blp.route("/api/v1/reports/<int:report_id>.pdf")
+@login_required
+def pdf(report_id: int):
+    """The report form as a PDF (needs reportlab and a TTF font with Cyrillic glyphs)."""
+    return _download(report_id, "pdf")
+
+
+class PdfNotAvailable(Refusal):
+    status = 503
+    code = "pdf_unavailable"
+
+
+# --- public, no login ---------------------------------------------------------------------
+
+def _csv(view: dict, slug: str) -> Response:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=rp.CSV_COLUMNS)
+    writer.writeheader()
+    for row in rp.public_rows(view):
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{slug}.csv"'})
+
+
+@blp.route("/api/v1/public/programs/<slug>")
+def public_program(slug: str):
+    """Published reports of a program as open data: JSON, or CSV with ?format=csv. No login."""
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise Invalid("Неизвестный формат.", fields={"format": ["json или csv."]})
+    if slug.endswith(".csv"):
+        slug, fmt = slug[:-4], "csv"
+    with current_services().uow() as uow:
+        view = rp.public_program(uow.session, slug)
+    return _csv(view, slug) if fmt == "csv" else view
+
+
+@blp.route("/public/programs/<slug>")
+def public_page(slug: str):
+    """The public page: published reports with plan-vs-fact bars, financing and activities. No login."""
+    with current_services().uow() as uow:
+        view = rp.public_program(uow.session, slug)
+    return render_template("public/program.html", view=view, slug=slug, bar=_bar)
+
+
+def _bar(value: str | None) -> int:
+    """Bar width in percent for a ratio string (capped at 100)."""
+    if value is None:
+        return 0
+    try:
+        return max(0, min(100, round(float(value) * 100)))
+    except ValueError:
+        return 0

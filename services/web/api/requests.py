@@ -1,0 +1,154 @@
+"""Information request endpoints: routes build a call, run a use case, return the result."""
+from __future__ import annotations
+
+from flask import g, request, send_file
+from flask_smorest import Blueprint
+
+from services import attachments, information_requests as ir
+from services.web.api.auth import login_required
+from services.web.api.request_schemas import RequestCreate, RequestListQuery, RequestOut, TransitionIn
+from services.models.requests import Attachment
+from services.web.context import current_services
+
+blp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Запросы информации")
+
+
+def request_view(services, session, actor, req, *, fresh: bool = False) -> dict:
+    """``fresh``: a copy created in this transaction, which has no answer or attachment to look up."""
+    deadline = ir.deadline_of(services, req)
+    answer = None if fresh else ir.latest_answer(session, req.id)
+    attachments = [] if fresh else (
+        session.query(Attachment).filter(Attachment.request_id == req.id).order_by(Attachment.id).all())
+    return {
+        "id": req.id,
+        "thread": req.thread_id,
+        "program": req.thread.program.slug,
+        "subject": req.thread.subject,
+        "body": req.thread.body,
+        "department": req.department.code,
+        "requester_department": req.thread.requester_department.code,
+        "state": req.state,
+        "state_label": ir.WORKFLOW.state_labels.get(req.state, req.state),
+        "working_days": req.working_days,
+        "sent_at": req.sent_at.isoformat() if req.sent_at else None,
+        "due_date": req.due_date.isoformat() if req.due_date else None,
+        "due_at": req.due_at.isoformat() if req.due_at else None,
+        "overdue": ir.is_request_overdue(req, services.now()),
+        "paused": bool(deadline and deadline.paused),
+        "deadline_explanation": deadline.explanation if deadline else None,
+        "form": req.thread.form,
+        "answer": ({"id": answer.id, "data": answer.data, "comment": answer.comment,
+                    "at": answer.created_at.isoformat()} if answer else None),
+        "assignee_id": req.assignee_id,
+        "allowed_events": ir.WORKFLOW.allowed_events(req, ir.parties(actor, req)),
+        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                         "sha256": a.sha256} for a in attachments],
+        "version": req.version,
+    }
+
+
+@blp.route("/requests", methods=["POST"])
+@login_required
+@blp.arguments(RequestCreate)
+@blp.response(201)
+def create(body):
+    """Create a request to one or more departments (one tracked copy each); ``send`` sends at once."""
+    services = current_services()
+    with services.uow() as uow:
+        thread, copies = ir.create_request(uow, services, g.actor, ir.NewRequest(**body))
+        # Built inside the transaction: reading after commit would cost another BEGIN/ROLLBACK.
+        result = {"thread": thread.id,
+                  "requests": [request_view(services, uow.session, g.actor, r, fresh=True) for r in copies]}
+        uow.commit()
+        return result
+
+
+@blp.route("/requests")
+@login_required
+@blp.arguments(RequestListQuery, location="query")
+def list_(args):
+    """Requests the caller's department sent or received; filters and pages."""
+    services = current_services()
+    with services.uow() as uow:
+        items, total = ir.list_requests(uow.session, g.actor, ir.RequestFilter(**args), now=services.now())
+        return {"items": [request_view(services, uow.session, g.actor, r) for r in items], "total": total,
+                "page": args["page"], "page_size": args["page_size"]}
+
+
+@blp.route("/requests/<int:request_id>")
+@login_required
+@blp.response(200, RequestOut)
+def get(request_id: int):
+    """One copy with its deadline explanation and the caller's ``allowed_events``."""
+    services = current_services()
+    with services.uow() as uow:
+        return request_view(services, uow.session, g.actor, ir.get_visible(uow.session, g.actor, request_id))
+
+
+@blp.route("/requests/<int:request_id>/transitions", methods=["POST"])
+@login_required
+@blp.arguments(TransitionIn)
+@blp.response(200, RequestOut)
+def transition(body, request_id: int):
+    """Fire an event: send, answer, request_clarification, accept, withdraw, delegate, extend_deadline."""
+    services = current_services()
+    data = dict(body["data"])
+    for key in ("working_days", "assignee_id"):
+        if body.get(key) is not None:
+            data[key] = body[key]
+    with services.uow() as uow:
+        req = ir.fire_transition(uow, services, g.actor, request_id, body["event"], body["comment"], data)
+        view = request_view(services, uow.session, g.actor, req)
+        uow.commit()
+        return view
+
+
+@blp.route("/requests/<int:request_id>/history")
+@login_required
+def history(request_id: int):
+    """Every transition: who, which role, from, to, when, comment."""
+    with current_services().uow() as uow:
+        rows = ir.history(uow.session, g.actor, request_id)
+        return {"items": [{"event": r.event, "from": r.from_state, "to": r.to_state, "actor_id": r.actor_id,
+                           "department": r.actor_department, "role": r.actor_role, "comment": r.comment,
+                           "payload": r.payload, "at": r.at.isoformat()} for r in rows]}
+
+
+@blp.route("/inbox")
+@login_required
+def inbox():
+    """What the caller's department must act on now, most urgent first."""
+    services = current_services()
+    with services.uow() as uow:
+        return {"items": [request_view(services, uow.session, g.actor, r) for r in ir.inbox(uow.session, g.actor)]}
+
+
+
+def _attachment_view(att) -> dict:
+    return {"id": att.id, "filename": att.filename, "content_type": att.content_type, "size": att.size,
+            "sha256": att.sha256}
+
+
+@blp.route("/requests/<int:request_id>/attachments", methods=["POST"])
+@login_required
+@blp.response(201)
+def upload(request_id: int):
+    """Upload a file (multipart field ``file``); refused over the size limit or of a dangerous type."""
+    services = current_services()
+    sent = request.files.get("file")
+    data = sent.read(services.settings.max_upload_bytes + 1) if sent else b""
+    with services.uow() as uow:
+        att = attachments.add_attachment(uow, services, g.actor, request_id, attachments.Upload(
+            sent.filename if sent else None, sent.mimetype if sent else None, data))
+        uow.commit()
+        return _attachment_view(att)
+
+
+@blp.route("/requests/<int:request_id>/attachments/<int:attachment_id>")
+@login_required
+def download(request_id: int, attachment_id: int):
+    """Download an attachment under its original name."""
+    services = current_services()
+    with services.uow() as uow:
+        att, path = attachments.get_attachment(uow.session, services, g.actor, request_id, attachment_id)
+        return send_file(path, mimetype=att.content_type, as_attachment=True, download_name=att.filename)

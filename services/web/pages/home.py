@@ -1,0 +1,58 @@
+"""The home inbox: what my department must act on now, by urgency, and what it waits on from others."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import render_template
+
+from services import information_requests as ir
+from services.web.pages.common import actor, bp, login_required, services
+from services.web.pages.lists import all_requests, department_names, open_amendments_for, open_reports_for
+
+
+def _urgency(req, today):
+    """(group, days late): overdue, today, this week, later, or paused/no deadline."""
+    if req.due_date is None or req.due_at is None:
+        return "later", 0
+    if ir.is_request_overdue(req):
+        return "overdue", max(1, (today - req.due_date).days)
+    if req.due_date == today:
+        return "today", 0
+    if req.due_date <= today + timedelta(days=6 - today.weekday()):
+        return "week", 0
+    return "later", 0
+
+
+@bp.route("/")
+@login_required
+def home():
+    svc = services()
+    me = actor()
+    today = svc.now().astimezone(svc.tz).date()
+    groups = {"overdue": [], "today": [], "week": [], "later": []}
+    review = []
+    with svc.uow() as uow:
+        session = uow.session
+        for req in ir.inbox(session, me):
+            deadline = ir.deadline_of(svc, req)
+            row = {"req": req, "deadline": deadline}
+            if req.department.code == me.department:
+                group, late = _urgency(req, today)
+                row["late"] = late
+                groups[group].append(row)
+            else:
+                review.append(row)
+        waiting = []
+        for state in ("sent", "clarification_requested"):
+            for req in all_requests(session, me, state=state):
+                if req.thread.requester_department.code == me.department:
+                    group, late = _urgency(req, today)
+                    waiting.append({"req": req, "deadline": ir.deadline_of(svc, req), "late": late,
+                                    "group": group})
+        waiting.sort(key=lambda r: (r["req"].due_at is None, r["req"].due_at or 0))
+        reports = open_reports_for(session, me)
+        amendments = open_amendments_for(session, me)
+        names = department_names(session)
+        return render_template("webui/home.html", groups=groups, review=review, waiting=waiting,
+                               reports=reports, amendments=amendments, names=names, today=today,
+                               total=sum(len(v) for v in groups.values()) + len(review))

@@ -1,0 +1,190 @@
+"""Report pages: cycles per program, the report with plan vs fact, inputs, review actions, downloads."""
+from __future__ import annotations
+
+import re
+
+from flask import Response, flash, redirect, render_template, request, url_for
+
+from services import reports as rp
+from services.web.api import reports as reports_api
+from services.report_export import PdfUnavailable, export_report
+from services.web.pages import svg
+from services.web.pages.common import actor, bp, login_required, matches, paginate, run_action, services
+from services.web.pages.lists import department_names, programs_visible, users_by_id
+from workflows.core import Invalid
+from workflows.report import EXECUTOR
+
+STATE_CHOICES = [("", "Все состояния")] + [(s, rp.WORKFLOW.state_labels[s]) for s in rp.WORKFLOW.states]
+HUMAN_EVENTS = ("start_collection", "submit", "return", "resubmit", "accept", "publish")
+
+
+def _days_late(report, today) -> int:
+    return max(1, (today - report.due_date).days) if rp.is_overdue(report) else 0
+
+
+@bp.route("/reports")
+@login_required
+def reports_list():
+    svc = services()
+    me = actor()
+    q = request.args.get("q", "").strip()
+    program = request.args.get("program", "")
+    state = request.args.get("state", "")
+    overdue = request.args.get("overdue") == "1"
+    today = svc.now().astimezone(svc.tz).date()
+    with svc.uow() as uow:
+        f = rp.ReportFilter(program=program or None, state=state if state in rp.WORKFLOW.states else None,
+                            overdue=True if overdue else None)
+        rows = [r for r in rp.list_reports(uow.session, me, f)
+                if matches(q, r.period, rp.period_label(r), r.program.title, r.program.slug,
+                           rp.WORKFLOW.state_labels.get(r.state), "годовой" if r.kind == "annual" else "квартальный")]
+        rows.sort(key=lambda r: (r.year, r.quarter or 5), reverse=True)
+        page = paginate(rows)
+        items = [{"report": r, "label": rp.period_label(r), "late": _days_late(r, today)} for r in page.items]
+        return render_template("webui/reports_list.html", page=page, items=items, q=q, program=program,
+                               state=state, overdue=overdue, states=STATE_CHOICES,
+                               programs=programs_visible(uow.session, me))
+
+
+def _side_by_side(revisions: list) -> dict | None:
+    """Each revision's indicator facts and financing spent in columns, changed rows marked."""
+    if len(revisions) < 2:
+        return None
+    codes, names = [], {}
+    for rev in revisions:
+        for i in rev.content.get("indicators", []):
+            if i["code"] not in names:
+                codes.append(i["code"])
+                names[i["code"]] = i["name"]
+    rows = []
+    for code in codes:
+        values = [next((i.get("fact") for i in rev.content.get("indicators", []) if i["code"] == code), None)
+                  for rev in revisions]
+        rows.append({"label": f"{code}. {names[code]}", "values": values, "changed": len(set(values)) > 1})
+    sources = []
+    for rev in revisions:
+        for f in rev.content.get("financing", []):
+            if f["source"] not in [s for s, _ in sources]:
+                sources.append((f["source"], f["source_name"]))
+    for code, name in sources:
+        values = [next((f.get("spent") for f in rev.content.get("financing", []) if f["source"] == code), None)
+                  for rev in revisions]
+        rows.append({"label": f"Кассовые расходы: {name}", "values": values, "changed": len(set(values)) > 1})
+    notes = [rev.note for rev in revisions]
+    rows.append({"label": "Пояснительная записка", "values": notes, "changed": len(set(notes)) > 1, "text": True})
+    return {"numbers": [rev.number for rev in revisions], "dates": [rev.submitted_at for rev in revisions],
+            "rows": rows}
+
+
+@bp.route("/reports/<int:report_id>")
+@login_required
+def report_page(report_id: int):
+    svc = services()
+    me = actor()
+    today = svc.now().astimezone(svc.tz).date()
+    with svc.uow() as uow:
+        session = uow.session
+        report = rp.get_visible(session, me, report_id)
+        view = reports_api.report_view(session, me, report)
+        loaded = rp._passport(session, report)
+        p = loaded.passport
+        who = rp.parties(me, p)
+        content = view["content"]
+        plan_fact = [{**i, "bar": svg.ratio_bar(i.get("achievement"), f"Достижение {i['code']}")}
+                     for i in content.get("indicators", [])]
+        revisions = rp.revisions(session, report.id)
+        own_activities = [a for a in p.activities if a.executor == p.executor and report.year in a.years]
+        history = rp.history(session, me, report_id)
+        return render_template(
+            "webui/report.html", report=report, view=view, content=content, plan_fact=plan_fact, p=p,
+            label=rp.period_label(report), late=_days_late(report, today), allowed=view["allowed_events"],
+            labels=rp.WORKFLOW.event_labels, state_labels=rp.WORKFLOW.state_labels,
+            editable=EXECUTOR in who and report.state in rp.EDITABLE_STATES, own_activities=own_activities,
+            inputs=report.inputs or {}, side=_side_by_side(revisions), history=history,
+            names=department_names(session), diagram=svg.state_diagram(rp.WORKFLOW, report.state),
+            users=users_by_id(session, [h.actor_id for h in history]),
+        )
+
+
+def _decimal_text(raw: str) -> str:
+    compact = raw.strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    return compact.replace(",", ".") if re.fullmatch(r"-?\d+(,\d+)?", compact) else compact
+
+
+@bp.route("/reports/<int:report_id>/inputs", methods=["POST"])
+@login_required
+def report_inputs(report_id: int):
+    svc = services()
+    body: dict = {"spent": {}, "activities": {}, "actuals": {}}
+    for name, value in request.form.items():
+        if not value.strip():
+            continue
+        if name.startswith("spent-"):
+            body["spent"][name[6:]] = _decimal_text(value)
+        elif name.startswith("act-"):
+            if value in ("yes", "no"):
+                body["activities"][name[4:]] = value == "yes"
+        elif name.startswith("actual-"):
+            body["actuals"][name[7:]] = _decimal_text(value)
+
+    def act():
+        with svc.uow() as uow:
+            rp.set_inputs(uow, actor(), report_id, {k: v for k, v in body.items() if v})
+            uow.commit()
+
+    return run_action(act, ok="Сведения отчёта сохранены.",
+                      back_to=url_for("webui.report_page", report_id=report_id) + "#inputs")
+
+
+EVENT_MESSAGES = {
+    "start_collection": "Сбор сведений начат: соисполнителям направлены запросы.",
+    "submit": "Отчёт представлен в отдел экономической политики.",
+    "resubmit": "Отчёт представлен повторно.",
+    "return": "Отчёт возвращён на доработку с замечаниями.",
+    "accept": "Отчёт принят.",
+    "publish": "Отчёт опубликован на общедоступной странице программы.",
+}
+
+
+@bp.route("/reports/<int:report_id>/action", methods=["POST"])
+@login_required
+def report_action(report_id: int):
+    svc = services()
+    event = request.form.get("event", "")
+    data = {"note": request.form.get("note", "")} if event in ("submit", "resubmit") else {}
+
+    def act():
+        with svc.uow() as uow:
+            # Who first, like every other refusal: someone who may not see the report learns only that.
+            rp.get_visible(uow.session, actor(), report_id)
+            if event not in HUMAN_EVENTS:
+                raise Invalid(f"Действие «{event}» выполняется системой, а не вручную.")
+            rp.fire_transition(uow, svc, actor(), report_id, event, request.form.get("comment", ""), data)
+            uow.commit()
+
+    return run_action(act, ok=EVENT_MESSAGES.get(event, "Готово."),
+                      back_to=url_for("webui.report_page", report_id=report_id))
+
+
+@bp.route("/reports/<int:report_id>.xlsx")
+@login_required
+def report_xlsx(report_id: int):
+    return _download(report_id, "xlsx")
+
+
+@bp.route("/reports/<int:report_id>.pdf")
+@login_required
+def report_pdf(report_id: int):
+    return _download(report_id, "pdf")
+
+
+def _download(report_id: int, fmt: str):
+    """The same export as the API's; an unavailable PDF is a message on the report page."""
+    with services().uow() as uow:
+        try:
+            exported = export_report(uow.session, actor(), report_id, fmt)
+        except PdfUnavailable as exc:
+            flash(f"PDF недоступен: {exc}", "error")
+            return redirect(url_for("webui.report_page", report_id=report_id))
+    return Response(exported.data, mimetype=exported.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'})

@@ -1,0 +1,315 @@
+"""Information request pages: list, create (with a form builder), the request page and its answer form."""
+from __future__ import annotations
+
+import re
+
+from flask import flash, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
+
+from services import attachments, information_requests as ir
+from services.answer_forms import FIELD_TYPES
+from services.models.registry import User
+from services.models.requests import Attachment
+from services.web.pages import svg
+from services.web.pages.common import (
+    actor, bp, flash_refusal, login_required, matches, paginate, run_action, services,
+)
+from services.web.pages.lists import all_requests, department_names, programs_visible
+from workflows.core import Invalid, NotFound, Refusal
+
+STATE_CHOICES = [("", "Все состояния")] + [(s, ir.WORKFLOW.state_labels[s]) for s in ir.WORKFLOW.states]
+TYPE_LABELS = {"decimal": "Число", "integer": "Целое число", "text": "Текст", "date": "Дата", "file": "Файл"}
+
+
+# --- list ----------------------------------------------------------------------------
+
+@bp.route("/requests")
+@login_required
+def requests_list():
+    svc = services()
+    q = request.args.get("q", "").strip()
+    state = request.args.get("state", "")
+    box = request.args.get("box", "")
+    with svc.uow() as uow:
+        filters = {"state": state} if state in ir.WORKFLOW.states else {}
+        if request.args.get("overdue") == "1":
+            filters["overdue"] = True
+        rows = all_requests(uow.session, actor(), **filters)
+        names = department_names(uow.session)
+        me = actor().department
+        if box == "in":
+            rows = [r for r in rows if r.department.code == me]
+        elif box == "out":
+            rows = [r for r in rows if r.thread.requester_department.code == me]
+        rows = [r for r in rows if matches(q, r.id, r.thread.subject, r.thread.body, r.department.name,
+                                           r.thread.requester_department.name,
+                                           ir.WORKFLOW.state_labels.get(r.state))]
+        page = paginate(rows)
+        return render_template("webui/requests_list.html", page=page, q=q, state=state, box=box,
+                               states=STATE_CHOICES, names=names, overdue=request.args.get("overdue") == "1",
+                               is_overdue=ir.is_request_overdue, can_create=actor().has_role(*ir.CREATOR_ROLES))
+
+
+# --- create ----------------------------------------------------------------------------
+
+ROW_RE = re.compile(r"^f-(\d+)-(label|type|required|indicator|period|key)$")
+
+
+def _builder_rows(form) -> list[dict]:
+    rows: dict[int, dict] = {}
+    for name, value in form.items():
+        m = ROW_RE.match(name)
+        if m:
+            rows.setdefault(int(m.group(1)), {})[m.group(2)] = value.strip()
+    return [rows[i] for i in sorted(rows)]
+
+
+def _form_from_rows(rows: list[dict], passport) -> tuple[list[dict], list[int]]:
+    """The request's form from the builder rows (blank rows dropped); also each field's row index."""
+    form, where = [], []
+    names = {i.code: i for i in passport.indicators}
+    for index, row in enumerate(rows):
+        label, indicator = row.get("label", ""), row.get("indicator", "")
+        if not label and not indicator:
+            continue
+        if not label and indicator in names:
+            label = f"{indicator}. {names[indicator].name}, {names[indicator].unit}"
+        key = row.get("key") or (f"ind_{indicator.lower()}" if indicator else f"field_{len(form) + 1}")
+        if indicator and any(f["key"] == key for f in form):
+            key = f"{key}_{len(form) + 1}"
+        form.append({"key": key, "label": label, "type": row.get("type") or "decimal",
+                     "required": row.get("required") == "on",
+                     "indicator": indicator or None, "period": (row.get("period") or None) if indicator else
+                     (row.get("period") or None)})
+        where.append(index)
+    return form, where
+
+
+def _periods(passport) -> list[str]:
+    out = []
+    for year in range(passport.period_start, passport.period_end + 1):
+        out.append(str(year))
+        out += [f"{year}-Q{q}" for q in range(1, 5)]
+    return out
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@login_required
+def request_new():
+    svc = services()
+    me = actor()
+    values = request.form if request.method == "POST" else request.args
+    with svc.uow() as uow:
+        programs = programs_visible(uow.session, me)
+        if not programs:
+            raise NotFound("Нет программ, по которым вы можете направлять запросы.")
+        slug = values.get("program") or programs[0].program.slug
+        loaded = next((p for p in programs if p.program.slug == slug), programs[0])
+        passport = loaded.passport
+        rows = _builder_rows(request.form) if request.method == "POST" else []
+        errors: dict[str, list[str]] = {}
+        message = None
+        if request.method == "POST" and "add_row" not in request.form and "reload" not in request.form:
+            form, where = _form_from_rows(rows, passport)
+            try:
+                days = int(request.form.get("working_days") or svc.settings.default_working_days)
+            except ValueError:
+                days = -1
+            try:
+                missing = {}
+                if not request.form.get("subject", "").strip():
+                    missing["subject"] = ["Укажите тему запроса."]
+                if not request.form.getlist("addressees"):
+                    missing["addressees"] = ["Отметьте хотя бы одно подразделение."]
+                if missing:
+                    raise Invalid("Запрос не создан.", fields=missing)
+                thread, copies = ir.create_request(uow, svc, me, ir.NewRequest(
+                    program=loaded.program.slug, subject=request.form.get("subject", "").strip(),
+                    body=request.form.get("body", ""), addressees=request.form.getlist("addressees"),
+                    working_days=days, form=form, send=request.form.get("send") == "1"))
+                uow.commit()
+            except Invalid as exc:
+                uow.rollback()
+                message = exc.message
+                for name, problems in (exc.fields or {}).items():
+                    m = re.match(r"form\[(\d+)\]\.(\w+)", name)
+                    if m and int(m.group(1)) < len(where):
+                        name = f"f-{where[int(m.group(1))]}-{m.group(2)}"
+                    errors[name] = problems if isinstance(problems, list) else [str(problems)]
+            except Refusal as exc:
+                uow.rollback()
+                message = exc.message
+            else:
+                sent = request.form.get("send") == "1"
+                flash(("Запрос направлен: " if sent else "Черновик запроса сохранён: ")
+                      + ", ".join(c.department.name for c in copies) + ".", "success")
+                return redirect(url_for("webui.request_page", request_id=copies[0].id))
+        if "add_row" in request.form or not rows:
+            rows.append({"required": "on", "type": "decimal"})
+        today = svc.now().astimezone(svc.tz).date()
+        try:
+            days = int(values.get("working_days") or svc.settings.default_working_days)
+        except ValueError:
+            days = svc.settings.default_working_days
+        preview = svc.calendar.add_working_days(today, days) if 1 <= days <= 60 else None
+        addressees = [d for d in passport.departments if d.code != me.department]
+        status = 422 if errors or message else 200
+        return render_template(
+            "webui/request_new.html", programs=programs, loaded=loaded, passport=passport, rows=rows,
+            errors=errors, message=message, values=values, addressees=addressees,
+            chosen=values.getlist("addressees") if hasattr(values, "getlist") else [],
+            periods=_periods(passport), types=FIELD_TYPES, type_labels=TYPE_LABELS, days=days,
+            today=today, preview=preview), status
+
+
+# --- one request ---------------------------------------------------------------------------
+
+def _answer_data(form_def: list[dict], formdata) -> dict:
+    """Form strings to the JSON ``validate_answer`` expects; what cannot be converted stays as typed."""
+    if not form_def:
+        return {"text": formdata.get("text", "")}
+    data = {}
+    for item in form_def:
+        key = item["key"]
+        raw = (formdata.get(f"f_{key}") or "").strip()
+        if raw == "":
+            if not item.get("required", True):
+                data[key] = None
+            continue  # a required field left empty: "Обязательное поле."
+        kind = item["type"]
+        if kind in ("integer", "file"):
+            data[key] = int(raw) if re.fullmatch(r"[+-]?\d+", raw) else raw
+        elif kind == "decimal":
+            compact = raw.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+            data[key] = compact.replace(",", ".") if re.fullmatch(r"[+-]?\d+(,\d+)?", compact) else compact
+        else:
+            data[key] = raw
+    return data
+
+
+def _page(request_id: int, *, errors=None, submitted=None, message=None, status=200):
+    svc = services()
+    me = actor()
+    with svc.uow() as uow:
+        session = uow.session
+        req = ir.get_visible(session, me, request_id)
+        deadline = ir.deadline_of(svc, req)
+        who = ir.parties(me, req)
+        allowed = ir.WORKFLOW.allowed_events(req, who)
+        siblings = all_requests(session, me, thread=req.thread_id)
+        history = ir.history(session, me, request_id)
+        user_ids = {r.actor_id for r in history if r.actor_id} | {req.thread.created_by_id}
+        answer = ir.latest_answer(session, req.id)
+        if answer:
+            user_ids.add(answer.author_id)
+        users = {u.id: u for u in session.execute(select(User).where(User.id.in_(user_ids))).scalars()}
+        attachments = session.execute(select(Attachment).where(Attachment.request_id == req.id)
+                                      .order_by(Attachment.id)).scalars().all()
+        colleagues = []
+        if "delegate" in allowed:
+            colleagues = session.execute(select(User).where(User.department_id == req.department_id,
+                                                            User.active.is_(True)).order_by(User.name)).scalars().all()
+        names = department_names(session)
+        return render_template(
+            "webui/request.html", req=req, deadline=deadline, allowed=allowed, siblings=siblings,
+            history=history, users=users, answer=answer, attachments=attachments, colleagues=colleagues,
+            names=names, labels=ir.WORKFLOW.event_labels, state_labels=ir.WORKFLOW.state_labels,
+            diagram=svg.state_diagram(ir.WORKFLOW, req.state), is_overdue=ir.is_request_overdue(req),
+            errors=errors or {}, submitted=submitted or {}, message=message, type_labels=TYPE_LABELS,
+            may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
+        ), status
+
+
+@bp.route("/requests/<int:request_id>")
+@login_required
+def request_page(request_id: int):
+    return _page(request_id)
+
+
+@bp.route("/requests/<int:request_id>/answer", methods=["POST"])
+@login_required
+def request_answer(request_id: int):
+    svc = services()
+    me = actor()
+    with svc.uow() as uow:
+        req = ir.get_visible(uow.session, me, request_id)
+        data = _answer_data(req.thread.form, request.form)
+        try:
+            ir.fire_transition(uow, svc, me, request_id, "answer", request.form.get("comment", ""), data)
+            uow.commit()
+        except Invalid as exc:
+            uow.rollback()
+            errors = {name.removeprefix("data."): problems for name, problems in (exc.fields or {}).items()}
+            return _page(request_id, errors=errors, submitted=request.form, status=422,
+                         message="Ответ не отправлен: исправьте отмеченные поля.")
+        except Refusal as exc:
+            uow.rollback()
+            flash_refusal(exc)
+            return redirect(url_for("webui.request_page", request_id=request_id))
+    flash("Ответ отправлен. Срок приостановлен до решения запросившего подразделения.", "success")
+    return redirect(url_for("webui.request_page", request_id=request_id))
+
+
+EVENT_MESSAGES = {
+    "send": "Запрос направлен.",
+    "request_clarification": "Уточнение запрошено; срок адресата возобновлён.",
+    "accept": "Ответ принят.",
+    "withdraw": "Запрос отозван.",
+    "extend_deadline": "Срок продлён.",
+    "delegate": "Запрос передан сотруднику.",
+}
+
+
+@bp.route("/requests/<int:request_id>/action", methods=["POST"])
+@login_required
+def request_action(request_id: int):
+    svc = services()
+    event = request.form.get("event", "")
+    data: dict = {}
+    for key in ("working_days", "assignee_id"):
+        raw = request.form.get(key, "").strip()
+        if raw:
+            data[key] = int(raw) if re.fullmatch(r"\d+", raw) else raw
+        elif key == "working_days" and event == "extend_deadline":
+            data[key] = None
+
+    def act():
+        with svc.uow() as uow:
+            ir.fire_transition(uow, svc, actor(), request_id, event, request.form.get("comment", ""), data)
+            uow.commit()
+
+    return run_action(act, ok=EVENT_MESSAGES.get(event, "Готово."),
+                      back_to=url_for("webui.request_page", request_id=request_id))
+
+
+# --- attachments ---------------------------------------------------------------------------
+
+@bp.route("/requests/<int:request_id>/attachments", methods=["POST"])
+@login_required
+def request_upload(request_id: int):
+    """The same use case as the API's upload, its refusals shown as a message."""
+    svc = services()
+    me = actor()
+    back_to = url_for("webui.request_page", request_id=request_id) + "#attachments"
+    sent = request.files.get("file")
+    data = sent.read(svc.settings.max_upload_bytes + 1) if sent else b""
+    try:
+        with svc.uow() as uow:
+            att = attachments.add_attachment(uow, svc, me, request_id, attachments.Upload(
+                sent.filename if sent else None, sent.mimetype if sent else None, data))
+            name = att.filename
+            uow.commit()
+    except Refusal as exc:
+        flash_refusal(exc)
+    else:
+        flash(f"Файл «{name}» приложен.", "success")
+    return redirect(back_to)
+
+
+@bp.route("/requests/<int:request_id>/attachments/<int:attachment_id>")
+@login_required
+def request_download(request_id: int, attachment_id: int):
+    svc = services()
+    with svc.uow() as uow:
+        att, path = attachments.get_attachment(uow.session, svc, actor(), request_id, attachment_id)
+        return send_file(path, mimetype=att.content_type, as_attachment=True, download_name=att.filename)
