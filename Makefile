@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install migrate seed bench clean
+.PHONY: run test install migrate seed bench lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -29,8 +29,12 @@ run: seed
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## The layers contract: imports point down only.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+
 bench: $(STAMP)
-	$(VENV)/bin/interdept bench $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,4 +1,4 @@
-"""`interdept bench`: the production topology on this machine, measured against PostgreSQL's own limit.
+"""`python -m bench` (`make bench`): the production topology on this machine, measured against PostgreSQL's own limit.
 
 One run creates a fresh PostgreSQL database, starts gunicorn, a Celery worker,
 Celery beat and an SMTP sink, and drives complete information-request
@@ -628,13 +628,6 @@ def bench(ctx: click.Context, requests_: int, concurrency: str, seconds: float, 
     click.echo(f"total time: {time.monotonic() - started:.0f} s")
     if any(r.errors or not r.drained for r in results):
         sys.exit(1)
-
-
-def register_cli(main: click.Group) -> None:
-    from bench.sweep import sweep_bench
-
-    bench.add_command(sweep_bench)
-    main.add_command(bench)
 
 
 if __name__ == "__main__":

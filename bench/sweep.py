@@ -1,4 +1,4 @@
-"""`interdept bench sweep`: the reminder sweep must cost what is due, not what is open.
+"""`python -m bench sweep`: the reminder sweep must cost what is due, not what is open.
 
 Bulk-loads open items' reminder steps into a fresh PostgreSQL database (COPY),
 1,000 of them due, and times one sweep at growing table sizes, printing the

@@ -18,17 +18,20 @@ from sqlalchemy.exc import IntegrityError
 from services import reminders, transitions
 from services.models.amendments import Amendment, AmendmentReview, AmendmentRevision
 from services.models.base import utcnow
-from services.models.registry import Program, ProgramVersion
+from services.models.registry import Program, ProgramVersion, User
 from services.models.workflow import TransitionRecord
 from services.registry import get_program, load_version
 from services.signing import sign_decision
 from services.adapters.unit_of_work import UnitOfWork
+from services.registry import users_of
+from services.reminders import ItemReminder
 from workflows.amendment import (
     ADMIN, AMENDMENT, EXECUTOR, apply_changes, conflicts, diff_changesets, diff_passports, parse_resolution,
     parties_for, required_reviewers, validate_changes,
 )
 from workflows.core import Actor, Conflict, Forbidden, Invalid, NotFound
 from workflows.passport import Passport, parse_passport
+from workflows.passport import passport_to_dict
 
 WORKFLOW = AMENDMENT
 DEFAULT_REVIEW_WORKING_DAYS = 10
@@ -312,8 +315,6 @@ def _fire(uow: UnitOfWork, services, actor: Actor, amendment: Amendment, event: 
 
 
 def _passport_dict(p: Passport) -> dict:
-    from workflows.passport import passport_to_dict
-
     return passport_to_dict(p)
 
 
@@ -440,3 +441,33 @@ def adopted_history(session, actor: Actor, slug: str) -> list[dict]:
                       "state": "adopted", "seeded": a is None, "amendment": a.id if a else None,
                       "version": a.adopted_version if a else None})
     return items
+
+
+# --- what this workflow's reminders say (registered per kind in services.bootstrap) ----
+
+def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
+    """The reviewing departments that have not yet decided on the current revision owe the review."""
+    amendment = session.get(Amendment, item_id)
+    if amendment is None or amendment.state != "under_review" or amendment.due_date is None:
+        return None
+    passport = current_passport(session, amendment)
+    pending = [d for d, s in review_status(session, amendment, passport).items() if s["decision"] == "pending"]
+    if not pending:
+        return None
+    author = session.get(User, amendment.created_by_id) if amendment.created_by_id else None
+    return ItemReminder(
+        title=f"Согласование проекта изменений №{amendment.id} (редакция {amendment.revision}) "
+              f"программы «{amendment.program.title[:80]}»",
+        url=f"{services.settings.base_url}/amendments/{amendment.id}",
+        due_date=amendment.due_date,
+        explanation=f"Срок согласования — {amendment.review_working_days} рабочих дней с даты направления "
+                    f"({amendment.submitted_at.astimezone(services.tz):%d.%m.%Y}); ожидается решение: "
+                    f"{', '.join(pending)}.",
+        audiences={
+            "assignee": [u for code in pending for u in users_of(session, code=code)],
+            "assignee_head": [u for code in pending for u in users_of(session, code=code, heads_only=True)],
+            "requester": [author] if author else users_of(session, code=passport.executor),
+            "executor": users_of(session, code=passport.executor),
+            "economic_policy": users_of(session, code="economic-policy"),
+        },
+    )

@@ -1,11 +1,10 @@
-"""Wires the real adapters (or test doubles) into one Services object per process."""
+"""The composition root: wires adapters, the event table and the reminder describers into Services.
+
+Every entrypoint (the web app, the CLI, the worker) calls ``bootstrap`` once per
+process; tests call it with their own settings, publisher or mailer.
+"""
 from __future__ import annotations
 
-import atexit
-import logging
-import os
-import queue
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -15,12 +14,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from config.calendar import get_production_calendar
 from config.settings import Settings
+from services import amendments, information_requests, reports
+from services.adapters.broker import CeleryPublisher
 from services.adapters.db import make_engine, make_session_factory
 from services.adapters.mailers import FileMailer, SmtpMailer
 from services.adapters.unit_of_work import UnitOfWork
+from services.events.handlers import EVENT_HANDLERS
+from services.events.outbox import Handler, handle_event
+from services.reminders import Describer
 
-log = logging.getLogger(__name__)
+# What a reminder of each item kind says (the kinds of config/reminders.yaml).
+REMINDER_KINDS: dict[str, Describer] = {
+    "information_request": information_requests.describe_reminder,
+    "report": reports.describe_reminder,
+    "amendment_review": amendments.describe_reminder,
+}
 
 
 @dataclass
@@ -30,6 +40,8 @@ class Services:
     session_factory: sessionmaker
     mailer: Any
     publisher: Callable[[Iterable[str]], None] | None = None
+    event_handlers: dict[str, tuple[Handler, ...]] = field(default_factory=lambda: dict(EVENT_HANDLERS))
+    reminder_kinds: dict[str, Describer] = field(default_factory=lambda: dict(REMINDER_KINDS))
     extras: dict = field(default_factory=dict)
     # Tests set a clock to act at a chosen instant; production uses the system time.
     clock: Callable[[], datetime] | None = None
@@ -38,7 +50,10 @@ class Services:
         return self.clock() if self.clock else datetime.now(timezone.utc)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, self.publish)
+        return UnitOfWork(self.session_factory, self.publish, listens=self.listens)
+
+    def listens(self, event_type: str) -> bool:
+        return bool(self.event_handlers.get(event_type))
 
     def publish(self, event_ids: Iterable[str]) -> None:
         if self.publisher is not None:
@@ -50,8 +65,6 @@ class Services:
 
     @cached_property
     def calendar(self):
-        from config.calendar import get_production_calendar
-
         return get_production_calendar()
 
     def dispose(self) -> None:
@@ -91,72 +104,5 @@ class InlinePublisher:
         self.services = services
 
     def __call__(self, event_ids: Iterable[str]) -> None:
-        from services.events.outbox import handle_event
-
         for event_id in event_ids:
             handle_event(self.services, event_id)
-
-
-class CeleryPublisher:
-    """Rings the broker's bell for committed events from a background thread.
-
-    A slow or absent broker then never holds up an HTTP request: the events are
-    already committed, and the relay republishes any bell that was not rung.
-    """
-
-    def __init__(self, settings: Settings, background: bool = True):
-        self.settings = settings
-        self.background = background
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-
-    @cached_property
-    def celery(self):
-        from workers.celery_app import create_celery
-
-        return create_celery(self.settings)
-
-    def __call__(self, event_ids: Iterable[str]) -> None:
-        ids = list(event_ids)
-        if not ids:
-            return
-        if not self.background:
-            self.publish_now(ids)
-            return
-        self._ensure_thread()
-        self._queue.put(ids)
-
-    def publish_now(self, ids: list[str]) -> None:
-        with self.celery.producer_or_acquire() as producer:
-            for event_id in ids:
-                self.celery.send_task("interdept.handle_event", args=[event_id], producer=producer, retry=False)
-
-    def _ensure_thread(self) -> None:
-        with self._lock:
-            # After a fork (gunicorn, Celery prefork) the parent's thread does not exist here.
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._queue = queue.SimpleQueue()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="outbox-bell", daemon=True)
-                self._thread.start()
-                atexit.register(self.flush)
-
-    def _run(self) -> None:
-        while True:
-            ids = self._queue.get()
-            if ids is None:
-                return
-            try:
-                self.publish_now(ids)
-            except Exception:  # the relay republishes what is not handled
-                log.warning("broker unreachable; %d events wait for the relay", len(ids), exc_info=True)
-
-    def flush(self, timeout: float = 3.0) -> None:
-        """Give queued bells a moment before the process exits (CLI runs)."""
-        thread = self._thread
-        if thread is None or not thread.is_alive() or self._pid != os.getpid():
-            return
-        self._queue.put(None)
-        thread.join(timeout)

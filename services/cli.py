@@ -6,11 +6,22 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import click
 
 from config.settings import Settings
+from services.adapters.audit import verify
+from services.adapters.migrate import upgrade
+from services.bootstrap import bootstrap
+from services.deadlines import sweep
+from services.events.outbox import relay
+from services.models.registry import User
+from services.people import set_password
+from services.registry import DEMO_PASSWORD, create_user, seed_demo_users, seed_reference
+from services.reports import run_schedule
+from services.signing import generate_key, private_key_path, published_keys
+from workflows.core import NotFound, Refusal
 
 
 def _settings() -> Settings:
@@ -18,8 +29,6 @@ def _settings() -> Settings:
 
 
 def _services(eager: bool = False):
-    from services.bootstrap import bootstrap
-
     return bootstrap(_settings(), eager=eager)
 
 
@@ -46,8 +55,6 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration (creates the database on the embedded default)."""
-    from services.adapters.migrate import upgrade
-
     upgrade(_settings())
     click.echo("database is up to date")
 
@@ -56,8 +63,6 @@ def db_upgrade() -> None:
 @click.option("--demo-users/--no-demo-users", default=True, help="Create demo users and print their tokens.")
 def seed(demo_users: bool) -> None:
     """Load reference programs from config/programs (idempotent) and demo users."""
-    from services.registry import seed_demo_users, seed_reference
-
     services = _services(eager=True)
     with services.uow() as uow:
         created = seed_reference(uow)
@@ -65,8 +70,6 @@ def seed(demo_users: bool) -> None:
         uow.commit()
     click.echo(f"programs created: {', '.join(created) or 'none (already there)'}")
     if issued:
-        from services.registry import DEMO_PASSWORD
-
         click.echo(f"demo users (web sign-in password: {DEMO_PASSWORD}; API tokens, shown once):")
         for email, token in issued:
             click.echo(f"  {email:32} {token}")
@@ -86,9 +89,6 @@ def users() -> None:
 @click.option("--head", is_flag=True, help="Head of the department (may delegate).")
 def users_create(email: str, department: str, roles: tuple[str, ...], name: str, head: bool) -> None:
     """Create a user; the new API token is printed on the last line."""
-    from services.registry import create_user
-    from workflows.core import Refusal
-
     services = _services(eager=True)
     try:
         with services.uow() as uow:
@@ -108,9 +108,6 @@ def users_set_password(email: str, password: str | None) -> None:
     """Set a person's web sign-in password (ends their other sessions)."""
     from sqlalchemy import select
 
-    from services.models.registry import User
-    from services.people import set_password
-    from workflows.core import NotFound, Refusal
 
     if password is None:
         password = click.prompt("Новый пароль", hide_input=True, confirmation_prompt=True)
@@ -137,8 +134,6 @@ def deadlines() -> None:
 @click.option("--at", "at", default=None, help="ISO 8601 instant to sweep as of (default: now).")
 def deadlines_sweep(at: str | None) -> None:
     """Run one deadline sweep as of an instant."""
-    from services.deadlines import sweep
-
     when = None
     if at:
         try:
@@ -159,8 +154,6 @@ def outbox() -> None:
 @outbox.command("relay")
 def outbox_relay() -> None:
     """Publish again events some handler has not finished."""
-    from services.events.outbox import relay
-
     click.echo(f"republished: {relay(_services())}")
 
 
@@ -172,8 +165,6 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Recompute the hash chain; exit 1 naming the first entry that was changed or removed."""
-    from services.adapters.audit import verify
-
     services = _services()
     with services.uow() as uow:
         result = verify(uow.session)
@@ -195,9 +186,6 @@ def keys() -> None:
 @click.option("--rotate", is_flag=True, help="Replace an existing key (the old public key stays published).")
 def keys_generate(department: str, rotate: bool) -> None:
     """Make a key pair: the private key to <var>/keys/<department>.pem (0600), the public one published."""
-    from services.signing import generate_key, private_key_path
-    from workflows.core import Refusal
-
     services = _services()
     try:
         with services.uow() as uow:
@@ -213,8 +201,6 @@ def keys_generate(department: str, rotate: bool) -> None:
 @keys.command("list")
 def keys_list() -> None:
     """Published public keys; '*' marks the key each department signs with now."""
-    from services.signing import private_key_path, published_keys
-
     services = _services()
     with services.uow() as uow:
         rows = published_keys(uow.session)
@@ -295,11 +281,25 @@ def run(host: str, port: int) -> None:
     sys.exit(0)
 
 
-from services.report_cli import register_cli as _register_reports  # noqa: E402
-from bench.harness import register_cli as _register_bench  # noqa: E402
+@main.group()
+def reports() -> None:
+    """Progress reports."""
 
-_register_reports(main)
-_register_bench(main)
+
+@reports.command("schedule")
+@click.option("--today", default=None, help="Local date YYYY-MM-DD to schedule as of (default: today).")
+@click.option("--year", type=int, default=None, help="Only this program year.")
+@click.option("--program", default=None, help="Only this program (slug).")
+def schedule(today: str | None, year: int | None, program: str | None) -> None:
+    """Create the report cycles that are due (idempotent: existing ones are kept)."""
+    try:
+        as_of = date.fromisoformat(today) if today else None
+    except ValueError:
+        raise click.BadParameter(f"not a date: {today!r}", param_hint="--today") from None
+    services = bootstrap(eager=True)
+    count = run_schedule(services, as_of, year=year, program=program)
+    click.echo(f"report cycles created: {count}")
+
 
 if __name__ == "__main__":
     main()

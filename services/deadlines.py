@@ -13,12 +13,11 @@ from sqlalchemy import or_, select
 from services.models.base import utcnow
 from services.models.requests import InformationRequest
 from workflows.information_request import AWAITING_ADDRESSEE
+from services.reminders import sweep_reminders
 
 
 def sweep(services, now: datetime | None = None, batch: int = 500) -> int:
     """Record missed deadlines, then fire the reminder steps that are due."""
-    from services.reminders import sweep_reminders
-
     now = now or utcnow()
     return record_missed_deadlines(services, now, batch) + sweep_reminders(services, now, batch)
 

@@ -15,6 +15,8 @@ from services.models.requests import Answer, Attachment, InformationRequest, Req
 from services.models.workflow import TransitionRecord
 from services.registry import load_version, record_actual
 from services.adapters.unit_of_work import UnitOfWork
+from services.registry import users_of
+from services.reminders import ItemReminder
 from workflows.core import Actor, Forbidden, Invalid, NotFound
 from workflows.deadlines import Deadline, Extension, Pause, compute_deadline
 from workflows.information_request import (
@@ -317,3 +319,27 @@ def history(session, actor: Actor, request_id: int) -> list[TransitionRecord]:
         select(TransitionRecord).where(TransitionRecord.workflow == WORKFLOW.name,
                                        TransitionRecord.item_id == request_id).order_by(TransitionRecord.id)
     ).scalars())
+
+
+# --- what this workflow's reminders say (registered per kind in services.bootstrap) ----
+
+def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
+    req = session.get(InformationRequest, item_id)
+    if req is None or req.state not in AWAITING_ADDRESSEE or req.due_date is None:
+        return None
+    deadline = deadline_of(services, req)
+    executor = load_version(session, req.thread.program.slug).passport.executor
+    assignee = [req.assignee] if req.assignee else users_of(session, req.department_id)
+    return ItemReminder(
+        title=f"Запрос №{req.id} «{req.thread.subject}» ({req.department.name})",
+        url=f"{services.settings.base_url}/requests/{req.id}",
+        due_date=req.due_date,
+        explanation=deadline.explanation if deadline else "",
+        audiences={
+            "assignee": assignee,
+            "assignee_head": users_of(session, req.department_id, heads_only=True),
+            "requester": [req.thread.created_by],
+            "executor": users_of(session, code=executor),
+            "economic_policy": users_of(session, code="economic-policy"),
+        },
+    )

@@ -9,7 +9,9 @@ addresses and wrong passwords get the same message and take the same time.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
+import secrets
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -93,8 +95,7 @@ def store_password_hash(uow: UnitOfWork, user: User, password_hash: str, *, by: 
     uow.session.add(LoginAttempt(at=utcnow(), email=user.email, address="", outcome="reset", user_id=user.id))
     # The password itself is never recorded, nor its hash.
     audit.record(uow, action="user.password_set", object_type="user", object_id=user.id, actor=by,
-                 before={"had_password": had}, after={"had_password": True},
-                 address=audit.request_address())
+                 before={"had_password": had}, after={"had_password": True})
 
 
 def _minutes(seconds: int) -> int:
@@ -210,7 +211,7 @@ def deactivate(uow: UnitOfWork, user: User, *, by: Actor | None = None) -> None:
         return
     user.active, user.deactivated_at = False, utcnow()
     audit.record(uow, action="user.deactivated", object_type="user", object_id=user.id, actor=by,
-                 before={"active": True}, after={"active": False}, address=audit.request_address())
+                 before={"active": True}, after={"active": False})
 
 
 def reactivate(uow: UnitOfWork, user: User, *, by: Actor | None = None) -> None:
@@ -218,7 +219,7 @@ def reactivate(uow: UnitOfWork, user: User, *, by: Actor | None = None) -> None:
         return
     user.active, user.deactivated_at = True, None
     audit.record(uow, action="user.reactivated", object_type="user", object_id=user.id, actor=by,
-                 before={"active": False}, after={"active": True}, address=audit.request_address())
+                 before={"active": False}, after={"active": True})
 
 
 # --- API tokens ----------------------------------------------------------------
@@ -246,8 +247,6 @@ def token_view(row: ApiToken) -> dict:
 def create_token(uow: UnitOfWork, user: User, name: str, days: int | None, *,
                  by: Actor | None = None) -> tuple[ApiToken, str]:
     """A named token expiring in ``days`` (1..366, default 90); the token is returned once."""
-    from services.registry import issue_token_row
-
     name = (name or "").strip()
     errors = {}
     if not name or len(name) > 200:
@@ -276,5 +275,44 @@ def revoke_token(uow: UnitOfWork, token_id: int, *, owner_id: int | None, by: Ac
         row.revoked_at = utcnow()
         audit.record(uow, action="token.revoked", object_type="api_token", object_id=row.id, actor=by,
                      before={"revoked": False, "user_id": row.user_id, "name": row.name},
-                     after={"revoked": True}, address=audit.request_address())
+                     after={"revoked": True})
+    return row
+
+
+# --- API tokens: issued once, stored only as their SHA-256 ------------------
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(uow: UnitOfWork, user: User, name: str = "", *, expires_at=None, by: Actor | None = None) -> str:
+    return issue_token_row(uow, user, name, expires_at=expires_at, by=by)[1]
+
+
+def issue_token_row(uow: UnitOfWork, user: User, name: str = "", *, expires_at=None,
+                    by: Actor | None = None) -> tuple[ApiToken, str]:
+    """A new token (returned once, stored only as its SHA-256) and its row."""
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), prefix=token[:6],
+                   expires_at=expires_at)
+    uow.session.add(row)
+    uow.session.flush()
+    # The token itself is never recorded anywhere but as its hash.
+    audit.record(uow, action="token.issued", object_type="api_token", object_id=row.id, actor=by,
+                 after={"user_id": user.id, "name": name,
+                        "expires_at": expires_at.isoformat() if expires_at else None})
+    return row, token
+
+
+def token_row(session, token: str) -> ApiToken | None:
+    """The live token row: not revoked, not expired, its user active."""
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    if not row.user.active:
+        return None
     return row

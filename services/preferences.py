@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from services.models.registry import User
 from services.models.requests import InformationRequest, RequestThread
-from services.registry import hash_token
+from services.people import hash_token
 from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Invalid, NotFound
 from workflows.information_request import AWAITING_ADDRESSEE

@@ -1,10 +1,7 @@
 """Use cases of the program registry: seeding, users and tokens, reading programs."""
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -12,21 +9,18 @@ from sqlalchemy import select
 from config.reference import load_program_file, program_files
 from services.models.base import utcnow
 from services.models.registry import (
-    ROLES, ApiToken, Department, IndicatorActual, Program, ProgramVersion, User,
+    ROLES, Department, IndicatorActual, Program, ProgramVersion, User,
 )
 from services.adapters import audit
+from services.people import demo_password_hash, issue_token, store_password_hash
 from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
 from workflows.passport import Passport, parse_passport, passport_to_dict
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def actor_for(user: User) -> Actor:
+def actor_for(user: User, address: str | None = None) -> Actor:
     return Actor(user_id=user.id, department=user.department.code, roles=frozenset(user.roles or ()),
-                 is_head=bool(user.is_head), name=user.name or user.email)
+                 is_head=bool(user.is_head), name=user.name or user.email, address=address)
 
 
 # --- seeding ---------------------------------------------------------------
@@ -88,7 +82,6 @@ DEMO_PASSWORD = "demo-password-1"
 
 def seed_demo_users(uow: UnitOfWork) -> list[tuple[str, str]]:
     """Demo users with fresh tokens and the password DEMO_PASSWORD; existing ones get a new token."""
-    from services.people import demo_password_hash, store_password_hash
 
     issued = []
     for email, dept, roles, head, name in DEMO_USERS:
@@ -126,48 +119,8 @@ def create_user(uow: UnitOfWork, *, email: str, department: str, roles: list[str
     uow.session.add(user)
     uow.session.flush()
     audit.record(uow, action="user.created", object_type="user", object_id=user.id, actor=by,
-                 after={"email": email, "department": department, "roles": list(roles), "is_head": is_head},
-                 address=audit.request_address())
+                 after={"email": email, "department": department, "roles": list(roles), "is_head": is_head})
     return user, (issue_token(uow, user, name="default", by=by) if with_token else None)
-
-
-def issue_token(uow: UnitOfWork, user: User, name: str = "", *, expires_at=None, by: Actor | None = None) -> str:
-    return issue_token_row(uow, user, name, expires_at=expires_at, by=by)[1]
-
-
-def issue_token_row(uow: UnitOfWork, user: User, name: str = "", *, expires_at=None,
-                    by: Actor | None = None) -> tuple[ApiToken, str]:
-    """A new token (returned once, stored only as its SHA-256) and its row."""
-    token = secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), prefix=token[:6],
-                   expires_at=expires_at)
-    uow.session.add(row)
-    uow.session.flush()
-    # The token itself is never recorded anywhere but as its hash.
-    audit.record(uow, action="token.issued", object_type="api_token", object_id=row.id, actor=by,
-                 after={"user_id": user.id, "name": name,
-                        "expires_at": expires_at.isoformat() if expires_at else None},
-                 address=audit.request_address())
-    return row, token
-
-
-def token_row(session, token: str) -> ApiToken | None:
-    """The live token row: not revoked, not expired, its user active."""
-    row = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
-    if row.expires_at is not None and row.expires_at <= utcnow():
-        return None
-    if not row.user.active:
-        return None
-    return row
-
-
-def user_for_token(session, token: str) -> User | None:
-    row = token_row(session, token)
-    return None if row is None else row.user
 
 
 # --- reading programs -------------------------------------------------------
@@ -258,9 +211,15 @@ def record_actual(uow: UnitOfWork, program_id: int, indicator: str, period: str,
     return row
 
 
-def in_period(passport: Passport, year: int) -> bool:
-    return passport.period_start <= year <= passport.period_end
+# --- who is behind a department: the one recipient lookup -----------------
 
-
-def today_local(tz) -> date:
-    return utcnow().astimezone(tz).date()
+def users_of(session, department_id: int | None = None, code: str | None = None, heads_only: bool = False) -> list[User]:
+    """Active users of a department (by id or code), oldest first; its heads only if asked."""
+    query = select(User).where(User.active.is_(True))
+    if department_id is not None:
+        query = query.where(User.department_id == department_id)
+    if code is not None:
+        query = query.join(Department).where(Department.code == code)
+    if heads_only:
+        query = query.where(User.is_head.is_(True))
+    return list(session.execute(query.order_by(User.id)).scalars())

@@ -7,6 +7,7 @@ from io import BytesIO
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
+from services import reports as rp
 
 KIND_LABELS = {"quarterly": "Ежеквартальный отчёт о ходе реализации", "annual": "Годовой отчёт о ходе реализации"}
 
@@ -208,8 +209,6 @@ def export_report(session, actor, report_id: int, fmt: str) -> ExportedReport:
 
     Raises PdfUnavailable when the PDF cannot be drawn here (no reportlab or no Cyrillic font).
     """
-    from services import reports as rp
-
     report = rp.get_visible(session, actor, report_id)
     content = rp.content_of(session, report)
     label = rp.WORKFLOW.state_labels.get(report.state, report.state)

@@ -30,6 +30,8 @@ from services.models.workflow import TransitionRecord
 from services.registry import LoadedVersion, get_program, record_actual
 from services.signing import sign_decision
 from services.adapters.unit_of_work import UnitOfWork
+from services.registry import users_of
+from services.reminders import ItemReminder
 from workflows.core import SYSTEM, Actor, Forbidden, Invalid, NotAllowedNow, NotFound
 from workflows.deadlines import due_date_for_rule
 from workflows.passport import Passport, parse_passport
@@ -685,3 +687,27 @@ def public_rows(view: dict) -> list[dict]:
                                                                             "1" if a["done"] else "0"),
                          "ratio": None})
     return rows
+
+
+# --- what this workflow's reminders say (registered per kind in services.bootstrap) ----
+
+def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
+    report = session.get(Report, item_id)
+    if report is None or report.state not in NOT_SUBMITTED:
+        return None
+    executor = _passport(session, report).passport.executor
+    kind = "Годовой отчёт" if report.kind == "annual" else "Квартальный отчёт"
+    return ItemReminder(
+        title=f"{kind} за {period_label(report)} ({report.program.title[:80]})",
+        url=f"{services.settings.base_url}/reports/{report.id}",
+        due_date=report.due_date,
+        explanation=f"Срок представления отчёта в отдел экономической политики — {report.due_date:%d.%m.%Y} "
+                    f"(если срок по правилу выпал на нерабочий день, он перенесён на следующий рабочий).",
+        audiences={
+            "assignee": users_of(session, code=executor),
+            "assignee_head": users_of(session, code=executor, heads_only=True),
+            "requester": users_of(session, code="economic-policy"),
+            "executor": users_of(session, code=executor),
+            "economic_policy": users_of(session, code="economic-policy"),
+        },
+    )

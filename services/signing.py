@@ -160,8 +160,7 @@ def generate_key(uow: UnitOfWork, services, department, *, rotate: bool = False,
     uow.session.flush()
     audit.record(uow, action="signing_key.generated", object_type="department_key", object_id=row.key_id,
                  actor=actor, before={"key_id": current.key_id} if current else None,
-                 after={"department": dept.code, "key_id": row.key_id, "algorithm": row.algorithm},
-                 address=audit.request_address())
+                 after={"department": dept.code, "key_id": row.key_id, "algorithm": row.algorithm})
     # The file is written before commit: a key row without its private file would be useless,
     # a file without its row is simply replaced next time.
     _write_private(path, private_pem)
@@ -217,8 +216,7 @@ def sign_decision(uow: UnitOfWork, services, department, object_type: str, objec
     audit.record(uow, action="decision.signed", object_type=object_type, object_id=object_id, actor=actor,
                  after={"decision": decision, "department": dept.code, "key_id": key.key_id,
                         "signature_id": row.id,
-                        "document_sha256": hashlib.sha256(document.encode()).hexdigest()},
-                 address=audit.request_address())
+                        "document_sha256": hashlib.sha256(document.encode()).hexdigest()})
     return row
 
 

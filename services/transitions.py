@@ -64,8 +64,7 @@ def record_transition(
     uow.session.add(record)
     audit.record(uow, action=f"{workflow_name}.{result.event}", object_type=workflow_name, object_id=item_id,
                  actor=actor, role=role, before={"state": result.source},
-                 after={"state": result.target, "comment": comment or "", **payload},
-                 address=audit.request_address())
+                 after={"state": result.target, "comment": comment or "", **payload})
     uow.emit(
         f"{workflow_name}.{result.event}",
         {

@@ -58,7 +58,7 @@ def redis_url():
 
 
 def _truncate_all(url: str) -> None:
-    from services.models import Base
+    from services.models.all import Base
 
     from sqlalchemy import inspect
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from celery.signals import worker_process_init
 
 from config.settings import Settings
+from services.bootstrap import bootstrap
 
 _services = None
 
@@ -11,16 +12,8 @@ _services = None
 def get_services():
     global _services
     if _services is None:
-        from services.bootstrap import bootstrap
-
         _services = bootstrap(Settings.from_env())
     return _services
-
-
-def set_services(services) -> None:
-    """Tests hand the worker their own Services."""
-    global _services
-    _services = services
 
 
 @worker_process_init.connect

@@ -66,6 +66,8 @@ class Actor:
     roles: frozenset[str] = frozenset()
     is_head: bool = False
     name: str = ""
+    # Where the caller came from (the entrypoint knows; CLI and workers leave it None).
+    address: str | None = None
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

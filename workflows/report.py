@@ -172,12 +172,6 @@ def cycles_for_year(rules: ScheduleRules, year: int) -> list[Cycle]:
     return cycles
 
 
-def parse_period(period: str) -> tuple[int, int | None]:
-    """'2016-Q1' → (2016, 1); '2016' → (2016, None)."""
-    year, _, quarter = period.partition("-Q")
-    return int(year), (int(quarter) if quarter else None)
-
-
 # --- the effectiveness evaluation -----------------------------------------------
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ def _digest(entry: AuditEntry) -> str:
 def record(uow: UnitOfWork, *, action: str, object_type: str, object_id: Any = None, actor: Actor | None = None,
            role: str | None = None, before: dict | None = None, after: dict | None = None,
            address: str | None = None, note: str = "") -> AuditEntry:
-    """Append one entry in the caller's transaction (it commits or rolls back with the change)."""
+    """Append one entry in the caller's transaction (it commits or rolls back with the change).
+
+    The address is the actor's unless given: the entrypoint puts it on the Actor it builds.
+    """
+    if address is None and actor is not None:
+        address = actor.address
     session = uow.session
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
@@ -88,15 +93,3 @@ def verify(session, batch: int = 5000) -> VerifyResult:
                 return VerifyResult(False, checked, entry.id, "содержимое записи изменено (hash не совпадает)")
             prev, last_id, checked = entry.hash, entry.id, checked + 1
         session.expunge_all()
-
-
-def request_address() -> str | None:
-    """The caller's address inside a Flask request, None elsewhere (CLI, workers)."""
-    try:
-        from flask import has_request_context, request
-    except ImportError:  # pragma: no cover
-        return None
-    if not has_request_context():
-        return None
-    return (request.access_route[0] if request.access_route else request.remote_addr) or None
-

@@ -5,6 +5,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+import services.models.all  # noqa: F401  (every table mapped before the first session)
 from config.settings import Settings
 
 

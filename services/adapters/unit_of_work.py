@@ -21,9 +21,12 @@ BatchHandler = Callable[[list, list[Write]], None]
 class UnitOfWork:
     """Commit writes and their events together; ring the broker only after commit."""
 
-    def __init__(self, session_factory: sessionmaker, publisher: Publisher | None = None):
+    def __init__(self, session_factory: sessionmaker, publisher: Publisher | None = None,
+                 listens: Callable[[str], bool] = lambda event_type: True):
+        """``listens(event_type)`` says whether anyone handles such events (bootstrap knows the table)."""
         self._session_factory = session_factory
         self._publisher = publisher
+        self._listens = listens
         self.session: Session
         self._new_events: list[str] = []
         self._after_commit: list[Callable[[], None]] = []
@@ -36,7 +39,6 @@ class UnitOfWork:
         self._after_commit = []
         self._batches = {}
         self._closing = []
-        self._closing = []
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -45,10 +47,8 @@ class UnitOfWork:
 
     def emit(self, type_: str, payload: dict) -> OutboxEvent:
         """Record an event; one that no handler listens to is kept, complete, and rings no bell."""
-        from services.events.outbox import handlers_for
-
         now = utcnow()
-        listened = bool(handlers_for(type_))
+        listened = self._listens(type_)
         event = OutboxEvent(id=new_event_id(), type=type_, payload=payload, created_at=now,
                             published_at=now, publish_count=1 if listened else 0,
                             completed_at=None if listened else now)

@@ -1,13 +1,11 @@
 """Event handlers of amendments: who is told what. Each runs once per event (see services.events.outbox)."""
 from __future__ import annotations
 
-from sqlalchemy import select
 
-from services.events.requests import department_users
 from services.adapters.mail import queue_email
 from services.models.amendments import Amendment
-from services.models.registry import Department, User
-from services.events.outbox import handles
+from services.amendments import current_passport
+from services.registry import users_of
 
 # event -> (template, who is told)
 AMENDMENT_MAIL = {
@@ -21,15 +19,6 @@ AMENDMENT_MAIL = {
 }
 
 
-def _users_of(session, codes) -> list[User]:
-    users: list[User] = []
-    for code in codes:
-        dept = session.execute(select(Department).where(Department.code == code)).scalar_one_or_none()
-        if dept is not None:
-            users.extend(department_users(session, dept.id))
-    return users
-
-
 def _wanted(event) -> bool:
     p = event.payload
     if event.type == "amendment.revise":
@@ -41,11 +30,8 @@ def _wanted(event) -> bool:
     return True
 
 
-@handles("amendment.*", name="mail.amendment")
 def email_amendment_parties(uow, event, services) -> None:
-    from services.amendments import current_passport
-
-    if event.type not in AMENDMENT_MAIL or not _wanted(event):
+    if not _wanted(event):
         return
     template, who = AMENDMENT_MAIL[event.type]
     amendment = uow.session.get(Amendment, event.payload["item_id"])
@@ -67,7 +53,7 @@ def email_amendment_parties(uow, event, services) -> None:
         "due": amendment.due_date.strftime("%d.%m.%Y") if amendment.due_date else "—",
     }
     seen = set()
-    for user in _users_of(uow.session, codes):
+    for user in (u for code in codes for u in users_of(uow.session, code=code)):
         if user.email in seen:
             continue
         seen.add(user.email)

@@ -29,48 +29,14 @@ HandlerFn = Callable[["UnitOfWork", OutboxEvent, "Services"], None]
 
 @dataclass(frozen=True)
 class Handler:
+    """A named reaction to events; the table of who reacts to what is services.events.handlers."""
+
     name: str
-    types: tuple[str, ...]
     fn: HandlerFn
 
-    def matches(self, event_type: str) -> bool:
-        return any(event_type == t or (t.endswith("*") and event_type.startswith(t[:-1])) for t in self.types)
 
-
-HANDLERS: list[Handler] = []
-
-
-def handles(*types: str, name: str | None = None):
-    """Register a handler for event types (``"information_request.*"`` matches a prefix)."""
-
-    def register(fn: HandlerFn) -> HandlerFn:
-        handler_name = name or f"{fn.__module__}.{fn.__name__}"
-        if any(h.name == handler_name for h in HANDLERS):
-            return fn
-        HANDLERS.append(Handler(handler_name, types, fn))
-        _HANDLERS_BY_TYPE.clear()
-        return fn
-
-    return register
-
-
-def handlers_for(event_type: str) -> list[Handler]:
-    found = _HANDLERS_BY_TYPE.get(event_type)
-    if found is None:
-        _load_handler_modules()
-        found = _HANDLERS_BY_TYPE[event_type] = [h for h in HANDLERS if h.matches(event_type)]
-    return found
-
-
-_HANDLERS_BY_TYPE: dict[str, list[Handler]] = {}
-
-
-def _load_handler_modules() -> None:
-    # Importing registers; the modules are the services' own event handlers.
-    import services.events.requests  # noqa: F401
-    import services.reminders  # noqa: F401
-    import services.events.reports  # noqa: F401
-    import services.events.amendments  # noqa: F401
+def handlers_for(services: "Services", event_type: str) -> tuple[Handler, ...]:
+    return services.event_handlers.get(event_type, ())
 
 
 class HandlerFailed(Exception):
@@ -95,7 +61,7 @@ def handle_event(services: "Services", event_id: str) -> bool:
         if event.completed_at is not None:
             return True
         uow.session.expunge(event)
-        handlers = handlers_for(event.type)
+        handlers = handlers_for(services, event.type)
         if not handlers:
             _complete(uow.session, event_id)
             uow.commit()

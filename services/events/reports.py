@@ -1,21 +1,16 @@
 """Event handlers of progress reports: the automatic end of collection, and who is emailed what."""
 from __future__ import annotations
 
-from sqlalchemy import select
 
-from services.events.requests import department_users
 from services.adapters.mail import queue_email
-from services.models.registry import Department
 from services.models.reports import Report
-from services.events.outbox import handles
+from services import reports as rp
+from services.registry import users_of
 
 
-@handles("information_request.accept", name="reports.collection")
 def complete_collection(uow, event, services) -> None:
     """A co-executor's answer accepted: if it was the report's last, the report becomes ready."""
-    from services.reports import on_request_accepted
-
-    on_request_accepted(uow, services, event.payload["item_id"])
+    rp.on_request_accepted(uow, services, event.payload["item_id"])
 
 
 # event -> (template, who is told: "executor" and/or "reviewers")
@@ -29,12 +24,7 @@ REPORT_MAIL = {
 }
 
 
-@handles("report.*", name="mail.report")
 def email_report_parties(uow, event, services) -> None:
-    from services import reports as rp
-
-    if event.type not in REPORT_MAIL:
-        return
     template, whom = REPORT_MAIL[event.type]
     report = uow.session.get(Report, event.payload["item_id"])
     if report is None:
@@ -47,10 +37,7 @@ def email_report_parties(uow, event, services) -> None:
         codes.append(rp.ECONOMIC_POLICY_DEPARTMENT)
     seen = set()
     for code in codes:
-        dept = uow.session.execute(select(Department).where(Department.code == code)).scalar_one_or_none()
-        if dept is None:
-            continue
-        for user in department_users(uow.session, dept.id):
+        for user in users_of(uow.session, code=code):
             if user.email in seen:
                 continue
             seen.add(user.email)

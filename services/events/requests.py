@@ -1,15 +1,15 @@
 """Event handlers: who is told what when a request moves. Each runs once per event."""
 from __future__ import annotations
 
-from sqlalchemy import select
 
 from services.adapters.mail import queue_email
+from services.information_requests import deadline_of
 from services.models.registry import Department, User
 from services.models.requests import InformationRequest
-from services.events.outbox import handles
+from services.registry import users_of
 
 # event -> (template, who is told). A missed deadline is told by the reminder ladder
-# (services/reminders.py: "overdue" and "escalation" steps), not here.
+# (services/reminders.py and services/events/reminders.py: "overdue" and "escalation" steps), not here.
 REQUEST_MAIL = {
     "information_request.send": ("request_sent", "addressee"),
     "information_request.answer": ("request_answered", "requester"),
@@ -21,27 +21,18 @@ REQUEST_MAIL = {
 }
 
 
-def department_users(session, department_id: int) -> list[User]:
-    return list(session.execute(
-        select(User).where(User.department_id == department_id, User.active.is_(True)).order_by(User.id)
-    ).scalars())
-
-
 def _recipients(session, req: InformationRequest, who: str) -> list[User]:
     if who == "assignee":
         return [req.assignee] if req.assignee else []
     if who == "requester":
         return [req.thread.created_by]
-    addressees = [req.assignee] if req.assignee else department_users(session, req.department_id)
+    addressees = [req.assignee] if req.assignee else users_of(session, req.department_id)
     if who == "both":
         return addressees + [req.thread.created_by]
     return addressees
 
 
-@handles(*REQUEST_MAIL, name="mail.information_request")
 def email_request_parties(uow, event, services) -> None:
-    from services.information_requests import deadline_of
-
     template, who = REQUEST_MAIL[event.type]
     req = uow.session.get(InformationRequest, event.payload["item_id"])
     if req is None:

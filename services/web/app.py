@@ -6,12 +6,20 @@ import logging
 from flask import Flask
 
 from config.settings import Settings
+from services.bootstrap import bootstrap
+from services.web.api import (
+    admin, amendments, calendar, health, mail_log, me, programs, reports, requests, signatures, tokens,
+)
 from services.web.api.errors import JsonErrorApi, register_error_handlers
+from services.web.pages.views import register_webui
+from services.web.security import init_security
+from services.web.session import init_web_session
+
+BLUEPRINTS = (health.blp, programs.blp, calendar.blp, requests.blp, reports.blp, amendments.blp, me.blp,
+              mail_log.blp, tokens.blp, admin.blp, signatures.blp)
 
 
 def create_app(settings: Settings | None = None, services=None, test_config: dict | None = None) -> Flask:
-    from services.bootstrap import bootstrap
-
     settings = settings or (services.settings if services else Settings.from_env())
     app = Flask(__name__)
     app.config.update(
@@ -34,18 +42,13 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
     if test_config:
         app.config.update(test_config)
     app.extensions["interdept"] = services or bootstrap(settings)
-    from services.web.security import init_security
-    from services.web.session import init_web_session
-
     init_web_session(app)
     init_security(app)
     logging.basicConfig(level=logging.INFO)
 
     api = JsonErrorApi(app)
     register_error_handlers(app)
-    from services.web.api import blueprints
-
-    for blp in blueprints():
+    for blp in BLUEPRINTS:
         api.register_blueprint(blp)
-    from services.web.pages import register_webui; register_webui(app)
+    register_webui(app)
     return app

@@ -1,6 +1,11 @@
-"""Access to this process's Services from inside a Flask request."""
-from flask import current_app
+"""What a Flask request knows: this process's Services and the caller's address."""
+from flask import current_app, request
 
 
 def current_services():
     return current_app.extensions["interdept"]
+
+
+def client_address() -> str | None:
+    """The caller's address, handed to the use cases on the Actor (nothing below web reads Flask)."""
+    return (request.access_route[0] if request.access_route else request.remote_addr) or None

@@ -22,8 +22,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from services.models.registry import User
 from services.people import detached
 from services.registry import actor_for
-from services.web.context import current_services
+from services.web.context import client_address, current_services
 from workflows.core import Actor
+from services.web.api.errors import error_response
 
 IDLE_TIMEOUT = timedelta(hours=8)
 API_PREFIX = "/api/"
@@ -94,8 +95,6 @@ def init_web_session(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):
-        from services.web.api.errors import error_response
-
         message = "Форма устарела или отправлена не с этой страницы. Обновите страницу и повторите."
         if request.accept_mimetypes.accept_html and not request.accept_mimetypes.accept_json:
             return (f"<!doctype html><meta charset=utf-8><title>Ошибка формы</title><p>{message}</p>", 400,
@@ -146,7 +145,7 @@ def current_web_user() -> User | None:
 
 def current_web_actor() -> Actor | None:
     user = current_web_user()
-    return actor_for(user) if user is not None else None
+    return actor_for(user, client_address()) if user is not None else None
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

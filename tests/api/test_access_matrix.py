@@ -206,7 +206,8 @@ class World:
 def _build_world(services, app) -> World:
     from services.models.registry import User
     from services.people import create_token
-    from services.registry import create_user, ensure_department, issue_token
+    from services.people import issue_token
+    from services.registry import create_user, ensure_department
     from services.reports import run_schedule
     from services.signing import sign_decision
 

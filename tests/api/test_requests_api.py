@@ -658,7 +658,7 @@ def test_send_emails_each_addressee_user_once(as_user, services):
         uow.session.expunge(event)
     # Redelivered: as a whole, and as a single handler run, and with the completion mark lost.
     assert handle_event(services, event.id) is True
-    for handler in handlers_for(event.type):
+    for handler in handlers_for(services, event.type):
         assert run_handler(services, event, handler) is False
     with services.uow() as uow:
         uow.session.execute(update(OutboxEvent).where(OutboxEvent.id == event.id).values(completed_at=None))
@@ -668,7 +668,7 @@ def test_send_emails_each_addressee_user_once(as_user, services):
     with services.uow() as uow:
         marks = uow.session.execute(select(func.count()).select_from(HandledEvent)
                                     .where(HandledEvent.event_id == event.id)).scalar_one()
-    assert marks == len(handlers_for(event.type))
+    assert marks == len(handlers_for(services, event.type))
 
 
 def test_fan_out_emails_each_department(as_user, services):

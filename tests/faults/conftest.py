@@ -307,7 +307,7 @@ def assert_nothing_lost_nothing_twice(services, sink: Sink, lifecycles: int, *, 
     for event_id, handler in marks:
         handled.setdefault(event_id, []).append(handler)
     for event in events:
-        expected = sorted(h.name for h in handlers_for(event.type))
+        expected = sorted(h.name for h in handlers_for(services, event.type))
         assert sorted(handled.get(event.id, [])) == expected, (event.type, event.id)
     assert len(stuck) <= max_duplicates, f"{len(stuck)} emails stuck in 'sending', allowed {max_duplicates}"
 

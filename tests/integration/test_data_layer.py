@@ -130,11 +130,11 @@ def test_a_redelivered_event_is_handled_once(any_services):
         uow.session.expunge(event)
     emails = sorted(any_services.settings.mail_dir.glob("*.eml"))
     assert len(emails) == 2  # the two MFC users, sent inline by the eager publisher
-    for handler in handlers_for(event.type):
+    for handler in handlers_for(any_services, event.type):
         assert run_handler(any_services, event, handler) is False
     assert handle_event(any_services, event.id) is True
     assert sorted(any_services.settings.mail_dir.glob("*.eml")) == emails
-    assert _count(any_services, HandledEvent, HandledEvent.event_id == event.id) == len(handlers_for(event.type))
+    assert _count(any_services, HandledEvent, HandledEvent.event_id == event.id) == len(handlers_for(any_services, event.type))
 
 
 def test_relay_republishes_only_unfinished_events_after_the_timeout(any_services):

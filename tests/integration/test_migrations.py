@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from services.models import Base
+from services.models.all import Base
 
 
 def _diff(url: str) -> list:

@@ -82,7 +82,7 @@ def test_request_lifecycle_delivers_every_email_once_through_worker_and_smtp(sta
 def test_event_committed_while_broker_is_down_is_delivered_after_it_returns(stack, tmp_path):
     services, worker, smtp = stack
     from services.web.app import create_app
-    from services.bootstrap import CeleryPublisher
+    from services.adapters.broker import CeleryPublisher
     from services.events.outbox import relay
 
     tokens = seed(services)

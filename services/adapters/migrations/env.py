@@ -1,7 +1,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from services.models import Base
+from services.models.all import Base
 
 import os
 

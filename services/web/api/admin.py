@@ -183,8 +183,7 @@ def update_user(body, user_id: int):
         changed = [k for k in keys if before[k] != after[k]]
         if changed:
             audit.record(uow, action="user.updated", object_type="user", object_id=user.id, actor=g.actor,
-                         before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
-                         address=audit.request_address())
+                         before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
         uow.commit()
         return after
 
@@ -250,7 +249,7 @@ def create_department(body):
         uow.session.add(dept)
         uow.session.flush()
         audit.record(uow, action="department.created", object_type="department", object_id=dept.code,
-                     actor=g.actor, after={"code": dept.code, "name": dept.name}, address=audit.request_address())
+                     actor=g.actor, after={"code": dept.code, "name": dept.name})
         uow.commit()
         return department_view(dept)
 

@@ -43,11 +43,6 @@ class AmendmentListQuery(Schema):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-class RevisionDiffQuery(Schema):
-    from_revision = fields.Integer(load_default=None, data_key="from")
-    to_revision = fields.Integer(load_default=None, data_key="to")
-
-
 def amendment_view(session, actor, a, *, full: bool = True, report: dict | None = None) -> dict:
     passport = am.current_passport(session, a)
     view = {

@@ -7,8 +7,9 @@ from functools import wraps
 from flask import g, request
 
 from services.models.base import utcnow
-from services.registry import actor_for, token_row
-from services.web.context import current_services
+from services.people import token_row
+from services.registry import actor_for
+from services.web.context import client_address, current_services
 from workflows.core import Forbidden, Refusal
 
 _LAST_USED_GRANULARITY = timedelta(hours=1)
@@ -31,7 +32,7 @@ def authenticate() -> None:
         user = row.user
         g.user_id = user.id
         g.token_id = row.id
-        g.actor = actor_for(user)
+        g.actor = actor_for(user, client_address())
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at > _LAST_USED_GRANULARITY:
             row.last_used_at = now  # at most one write per token an hour

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.web.context import current_services
+from workflows.core import Invalid
 
 blp = Blueprint("calendar", __name__, url_prefix="/api/v1/calendar", description="Производственный календарь")
 
@@ -27,8 +28,6 @@ def working_days(args):
     calendar = current_services().calendar
     start, add = args["start"], args["add"]
     if not 1990 <= start.year <= 2100:
-        from workflows.core import Invalid
-
         raise Invalid("Дата вне поддерживаемого диапазона.", fields={"start": ["Год от 1990 до 2100."]})
     result = calendar.add_working_days(start, add)
     skipped = calendar.days_off_between(start, result)

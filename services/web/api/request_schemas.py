@@ -4,15 +4,6 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 
-class FormFieldIn(Schema):
-    key = fields.String(required=True)
-    label = fields.String(required=True)
-    type = fields.String(required=True, validate=validate.OneOf(("decimal", "integer", "text", "date", "file")))
-    required = fields.Boolean(load_default=True)
-    indicator = fields.String(load_default=None, allow_none=True)
-    period = fields.String(load_default=None, allow_none=True)
-
-
 class RequestCreate(Schema):
     program = fields.String(required=True, validate=validate.Length(min=1, max=200))
     subject = fields.String(required=True, validate=validate.Length(min=1, max=500))

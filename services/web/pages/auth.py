@@ -5,13 +5,12 @@ from flask import flash, redirect, render_template, request, url_for
 
 from services.web.pages.common import bp, current_actor_or_none, safe_next, services
 from workflows.core import Refusal
+from services import people
+from services.web import session as web_session
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    from services import people
-    from services.web import session as web_session
-
     target = safe_next(request.values.get("next"), url_for("webui.home"))
     if request.method == "GET":
         if current_actor_or_none() is not None:
@@ -30,8 +29,6 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    from services.web import session as web_session
-
     web_session.logout_user()
     flash("Вы вышли из системы.", "success")
     return redirect(url_for("webui.login"))

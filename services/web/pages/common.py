@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.web.context import current_services
 from workflows.core import Actor, NotAllowedNow, Refusal
+from services.web import session as web_session
 
 bp = Blueprint("webui", __name__, template_folder="templates", static_folder="static",
                static_url_path="/ui/static")
@@ -28,7 +29,6 @@ DEPARTMENT_ROLE_LABELS = {
 def _web_session():
     # Imported on use: the sessions module is registered by create_app, and this package must not
     # fail to import before it (the API tests create the app too).
-    from services.web import session as web_session
 
     return web_session
 

@@ -7,6 +7,9 @@ from decimal import Decimal, InvalidOperation
 from flask import Flask
 
 from services.web.context import current_services
+from workflows.amendment import AMENDMENT
+from workflows.information_request import INFORMATION_REQUEST
+from workflows.report import REPORT
 
 
 def _tz():
@@ -84,10 +87,6 @@ def _labels(workflow):
 
 
 def register(app: Flask) -> None:
-    from workflows.amendment import AMENDMENT
-    from workflows.information_request import INFORMATION_REQUEST
-    from workflows.report import REPORT
-
     app.add_template_filter(_labels(INFORMATION_REQUEST), "state_label")
     app.add_template_filter(_labels(REPORT), "report_state_label")
     app.add_template_filter(_labels(AMENDMENT), "amendment_state_label")

@@ -9,6 +9,7 @@ from services import reports as rp
 from services.models.registry import Department, Program
 from services.registry import load_version
 from workflows.core import Actor
+from services.models.registry import User
 
 MAX_ROWS = 5000
 
@@ -73,8 +74,6 @@ def open_amendments_for(session, actor: Actor) -> list[dict]:
 
 def users_by_id(session, ids) -> dict:
     """Names for a history timeline."""
-    from services.models.registry import User
-
     ids = {i for i in ids if i}
     if not ids:
         return {}

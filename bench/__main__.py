@@ -1,0 +1,6 @@
+"""`python -m bench` (`make bench`): the benchmarks, kept out of the installed service."""
+from bench.harness import bench
+from bench.sweep import sweep_bench
+
+bench.add_command(sweep_bench)
+bench()

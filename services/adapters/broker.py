@@ -1,0 +1,130 @@
+"""The broker: Celery's settings, and the bell the web side rings after a commit.
+
+The web side and the CLI ring by task name through a bare Celery client built
+from settings; they never import ``workers/`` (the worker app adds its tasks and
+beat schedule on top of the same settings).
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+from functools import cached_property
+from typing import Iterable
+
+from celery import Celery
+
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HANDLE_EVENT_TASK = "interdept.handle_event"
+
+
+def celery_config(settings: Settings) -> dict:
+    """What every Celery app of this service shares: the broker, its queue and its transport options."""
+    conf = dict(
+        broker_url=settings.broker_url,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue=settings.queue,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        timezone="UTC",
+        enable_utc=True,
+        worker_hijack_root_logger=False,
+    )
+    if settings.broker_is_filesystem:
+        folder = settings.broker_dir / "queue"
+        processed = settings.broker_dir / "processed"
+        for path in (folder, processed):
+            path.mkdir(parents=True, exist_ok=True)
+        conf["broker_transport_options"] = {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "processed_folder": str(processed),
+            "store_processed": False,
+            "polling_interval": 0.2,
+            "control_folder": str(settings.broker_dir / "control"),
+        }
+    elif settings.broker_url.startswith("redis"):
+        conf["broker_transport_options"] = {
+            "visibility_timeout": 3600,
+            "socket_connect_timeout": 3,
+            "socket_timeout": 5,
+        }
+    return conf
+
+
+def celery_client(settings: Settings) -> Celery:
+    """A Celery app that only sends: no tasks of its own."""
+    app = Celery("interdept")
+    app.conf.update(celery_config(settings))
+    return app
+
+
+class CeleryPublisher:
+    """Rings the broker's bell for committed events from a background thread.
+
+    A slow or absent broker then never holds up an HTTP request: the events are
+    already committed, and the relay republishes any bell that was not rung.
+    """
+
+    def __init__(self, settings: Settings, background: bool = True):
+        self.settings = settings
+        self.background = background
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    @cached_property
+    def celery(self) -> Celery:
+        return celery_client(self.settings)
+
+    def __call__(self, event_ids: Iterable[str]) -> None:
+        ids = list(event_ids)
+        if not ids:
+            return
+        if not self.background:
+            self.publish_now(ids)
+            return
+        self._ensure_thread()
+        self._queue.put(ids)
+
+    def publish_now(self, ids: list[str]) -> None:
+        with self.celery.producer_or_acquire() as producer:
+            for event_id in ids:
+                self.celery.send_task(HANDLE_EVENT_TASK, args=[event_id], producer=producer, retry=False)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            # After a fork (gunicorn, Celery prefork) the parent's thread does not exist here.
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._queue = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="outbox-bell", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            ids = self._queue.get()
+            if ids is None:
+                return
+            try:
+                self.publish_now(ids)
+            except Exception:  # the relay republishes what is not handled
+                log.warning("broker unreachable; %d events wait for the relay", len(ids), exc_info=True)
+
+    def flush(self, timeout: float = 3.0) -> None:
+        """Give queued bells a moment before the process exits (CLI runs)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive() or self._pid != os.getpid():
+            return
+        self._queue.put(None)
+        thread.join(timeout)

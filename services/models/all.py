@@ -1,0 +1,7 @@
+"""Every table on ``Base.metadata``: imported by the engine set-up and the migrations."""
+from services.models import (  # noqa: F401  (each import maps its tables)
+    amendments, audit, mail, people, registry, reminders, reports, requests, workflow,
+)
+from services.models.base import Base
+
+__all__ = ["Base"]
