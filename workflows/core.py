@@ -12,10 +12,12 @@ one) shadows ``StateMachine.send`` on the instance.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable, Mapping
 
 from statemachine import StateMachine
+from statemachine.contrib.diagram.formatter import formatter
 from statemachine.exceptions import TransitionNotAllowed
 
 
@@ -73,6 +75,9 @@ class Actor:
         return bool(self.roles.intersection(roles))
 
 
+# "a --> b : Event name [guard]" in the renderer's text; the guard is a code name, left out.
+_EDGE_LABEL = re.compile(r" : ([^\[]+?)(?: \[[^\]]*\])?$")
+
 SYSTEM = Actor(user_id=None, department=None, roles=frozenset({"system"}), name="system")
 
 
@@ -112,19 +117,10 @@ class Workflow:
         return self.machine(model=item, state_field="state")
 
     def events_from(self, state: str) -> list[str]:
-        """Events that leave ``state`` at all, whoever fires them."""
-        return self._events_by_state.get(state, [])
-
-    @property
-    def _events_by_state(self) -> dict[str, list[str]]:
-        cached = self.__dict__.get("_by_state")
-        if cached is None:
-            cached = {}
-            for s in self.machine.states:
-                names = {e.id for t in s.transitions for e in t.events}
-                cached[s.value] = [e for e in self.events if e in names]
-            self.__dict__["_by_state"] = cached
-        return cached
+        """Events that leave ``state`` at all, whoever fires them (python-statemachine's own list)."""
+        found = next((st for st in self.machine.states if st.value == state), None)
+        leaving = {e.id for e in found.transitions.unique_events} if found is not None else set()
+        return [e for e in self.events if e in leaving]
 
     def allowed_events(self, item: Any, parties: Iterable[str]) -> list[str]:
         parties = set(parties)
@@ -168,16 +164,10 @@ class Workflow:
         return TransitionResult(event=event, source=source, target=item.state)
 
     def mermaid(self, current: str | None = None) -> str:
-        """State diagram text, drawn from the definition itself."""
-        lines = ["stateDiagram-v2"]
-        for state in self.machine.states:
-            if state.initial:
-                lines.append(f"    [*] --> {state.value}")
-            for t in state.transitions:
-                for event in t.events:
-                    lines.append(f"    {t.source.value} --> {t.target.value}: {event.id}")
-            if state.final:
-                lines.append(f"    {state.value} --> [*]")
+        """State diagram text from python-statemachine's renderer, its event names put in Russian."""
+        labels = {e.name: self.event_labels.get(e.id, e.name) for e in self.machine.events}
+        lines = [_EDGE_LABEL.sub(lambda m: " : " + labels.get(m.group(1), m.group(1)), line)
+                 for line in formatter.render(self.machine, "mermaid").splitlines()]
         if current:
             lines.append("    classDef current fill:#ffd54f,stroke:#e65100")
             lines.append(f"    class {current} current")
