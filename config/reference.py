@@ -7,17 +7,16 @@ key silently wins. Everything else is the passport parser's job.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from workflows.passport import PassportError
+from workflows.passport_parser import read_date
 
 PROGRAMS_DIR = Path(__file__).resolve().parent / "programs"
 
-_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ProgramFileError(PassportError):
@@ -94,16 +93,10 @@ def _fix_dates(data: dict, path: Path) -> None:
 
 
 def _date(value: Any, path: Path, field: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        raise ProgramFileError(path, field, f"expected a date, found a date and time {value.isoformat()}")
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and _ISO_DATE_RE.fullmatch(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ProgramFileError(path, field, f"expected a date as YYYY-MM-DD, found {value!r}")
+    try:
+        return read_date(value)
+    except ValueError as exc:
+        raise ProgramFileError(path, field, str(exc)) from None
 
 
 def _check_amounts(data: dict, path: Path) -> None:

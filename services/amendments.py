@@ -25,12 +25,11 @@ from services.signing import sign_decision
 from services.adapters.unit_of_work import UnitOfWork
 from services.registry import users_of
 from services.reminders import ItemReminder
-from workflows.amendment import (
-    ADMIN, AMENDMENT, EXECUTOR, apply_changes, conflicts, diff_changesets, diff_passports, parse_resolution,
-    parties_for, required_reviewers, validate_changes,
-)
+from workflows.amendment import ADMIN, AMENDMENT, EXECUTOR, parse_resolution, parties_for, required_reviewers
+from workflows.change_sets import apply_changes, conflicts, diff_changesets, diff_passports, validate_changes
 from workflows.core import Actor, Conflict, Forbidden, Invalid, NotFound
-from workflows.passport import Passport, parse_passport
+from workflows.passport import Passport
+from workflows.passport_parser import parse_passport
 from workflows.passport import passport_to_dict
 
 WORKFLOW = AMENDMENT

@@ -15,7 +15,8 @@ from services.adapters import audit
 from services.people import demo_password_hash, issue_token, store_password_hash
 from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
-from workflows.passport import Passport, parse_passport, passport_to_dict
+from workflows.passport import Passport, passport_to_dict
+from workflows.passport_parser import parse_passport
 
 
 def actor_for(user: User, address: str | None = None) -> Actor:

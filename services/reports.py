@@ -34,7 +34,8 @@ from services.registry import users_of
 from services.reminders import ItemReminder
 from workflows.core import SYSTEM, Actor, Forbidden, Invalid, NotAllowedNow, NotFound
 from workflows.deadlines import due_date_for_rule
-from workflows.passport import Passport, parse_passport
+from workflows.passport import Passport
+from workflows.passport_parser import parse_passport
 from workflows.report import (
     ECONOMIC_POLICY, EXECUTOR, NOT_SUBMITTED, REPORT, SYSTEM_PARTY, EvaluationRules, IndicatorInput,
     ScheduleRules, cycles_for_year, evaluate, evaluation_rules_from_mapping, indicator_achievement,

@@ -6,12 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from workflows.amendment import (
-    AMENDMENT, apply_changes, conflicts, diff_changesets, diff_passports, parse_resolution, parties_for,
-    required_reviewers, validate_changes,
-)
+from workflows.amendment import AMENDMENT, parse_resolution, parties_for, required_reviewers
+from workflows.change_sets import apply_changes, conflicts, diff_changesets, diff_passports, validate_changes
 from workflows.core import Forbidden, Invalid, NotAllowedNow
-from workflows.passport import parse_passport
+from workflows.passport_parser import parse_passport
 
 PARTIES = ("executor", "economic_policy", "finance", "admin", "nobody")
 STATES = ("draft", "under_review", "returned", "approved", "adopted", "withdrawn")

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from workflows.passport import PassportError, parse_passport, passport_to_dict
+from workflows.passport import PassportError, passport_to_dict
+from workflows.passport_parser import parse_passport
 
 
 def _valid() -> dict:

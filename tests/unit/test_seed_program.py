@@ -12,7 +12,8 @@ from decimal import Decimal
 import pytest
 
 from config.reference import PROGRAMS_DIR, ProgramFileError, load_program_file, program_files
-from workflows.passport import PassportError, parse_passport, passport_to_dict
+from workflows.passport import PassportError, passport_to_dict
+from workflows.passport_parser import parse_passport
 
 SEED_FILE = PROGRAMS_DIR / "kotovsk-information-society.yaml"
 

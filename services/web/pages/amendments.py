@@ -12,7 +12,7 @@ from services.registry import get_program, list_versions, load_version
 from services.web.pages import svg
 from services.web.pages.common import actor, as_int, bp, login_required, matches, paginate, run_action, services
 from services.web.pages.lists import department_names, programs_visible, users_by_id
-from workflows.amendment import apply_changes
+from workflows.change_sets import apply_changes
 from workflows.core import Invalid, NotFound, Refusal
 
 STATE_CHOICES = [("", "Все состояния")] + [(s, am.WORKFLOW.state_labels[s]) for s in am.WORKFLOW.states]
