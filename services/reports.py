@@ -8,15 +8,9 @@ revision, so a returned and resubmitted report keeps each version it was sent in
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
-import yaml
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -36,38 +30,18 @@ from workflows.core import SYSTEM, Actor, Forbidden, Invalid, NotAllowedNow, Not
 from workflows.deadlines import due_date_for_rule
 from workflows.passport import Passport
 from workflows.passport_parser import parse_passport
+from config.report_rules import evaluation_rules, schedule_rules
+from workflows.report_content import (
+    Actual, Answer, activity_key, assemble_content, dec, indicator_key, spent_key,
+)
 from workflows.report import (
-    ECONOMIC_POLICY, EXECUTOR, NOT_SUBMITTED, REPORT, SYSTEM_PARTY, EvaluationRules, IndicatorInput,
-    ScheduleRules, cycles_for_year, evaluate, evaluation_rules_from_mapping, indicator_achievement,
-    rules_from_mapping,
+    ECONOMIC_POLICY, EXECUTOR, NOT_SUBMITTED, REPORT, SYSTEM_PARTY, cycles_for_year,
 )
 
 WORKFLOW = REPORT
-RULES_PATH = Path(__file__).resolve().parent.parent / "config" / "report_rules.yaml"
 ECONOMIC_POLICY_DEPARTMENT = "economic-policy"
 EDITABLE_STATES = frozenset({"draft", "collecting", "ready", "returned"})
 _LAST_SECOND = time(23, 59, 59)
-
-
-# --- configuration ----------------------------------------------------------------
-
-@lru_cache(maxsize=4)
-def _load_rules_file(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
-
-
-def rules_document(path: Path | None = None) -> dict:
-    return _load_rules_file(str(path or RULES_PATH))
-
-
-def schedule_rules(slug: str, path: Path | None = None) -> ScheduleRules:
-    doc = rules_document(path)
-    return rules_from_mapping(doc.get("defaults") or {}, (doc.get("programs") or {}).get(slug))
-
-
-def evaluation_rules(path: Path | None = None) -> EvaluationRules:
-    return evaluation_rules_from_mapping(rules_document(path).get("evaluation"))
 
 
 # --- who is who -------------------------------------------------------------------
@@ -287,45 +261,6 @@ def content_of(session, report: Report) -> dict:
 
 # --- assembling -----------------------------------------------------------------------
 
-def _key(text: str) -> str:
-    return re.sub(r"[^a-z0-9_]", "_", text.lower())
-
-
-def spent_key(source: str) -> str:
-    return f"spent_{_key(source)}"
-
-
-def activity_key(code: str) -> str:
-    return f"act_{_key(code)}_done"
-
-
-def indicator_key(code: str) -> str:
-    return f"ind_{_key(code)}"
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
-
-
-def _dec(value: Any) -> Decimal | None:
-    """A finite number that fits the stored NUMERIC(20,4), else None (the caller's 422)."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not number.is_finite() or abs(number) >= Decimal(10) ** 16 or -number.as_tuple().exponent > 4:
-        return None
-    return number
-
-
-def _ratio(a: Decimal | None, b: Decimal | None) -> str | None:
-    if a is None or b is None or b == 0:
-        return None
-    return format((a / b).quantize(Decimal("0.0001")), "f")
-
-
 def _accepted_answers(session, report: Report) -> list[tuple[InformationRequest, dict]]:
     found = []
     for req in report_requests(session, report.id):
@@ -340,111 +275,16 @@ def _accepted_answers(session, report: Report) -> list[tuple[InformationRequest,
 def assemble(session, report: Report) -> dict:
     """The report's content from the data it rests on; every figure names its source."""
     loaded = _passport(session, report)
-    p = loaded.passport
-    year = report.year
-    answers = _accepted_answers(session, report)
-    inputs = report.inputs or {}
-
-    actuals = {row.indicator: row for row in session.execute(
-        select(IndicatorActual).where(IndicatorActual.program_id == report.program_id,
-                                      IndicatorActual.period == report.period)).scalars()}
-    eval_rules = evaluation_rules()
-    indicators = []
-    for ind in p.indicators:
-        plan = ind.targets.get(year)
-        row = actuals.get(ind.code)
-        fact = row.value if row is not None else None
-        figure = indicator_achievement(IndicatorInput(ind.code, ind.direction, plan, fact), eval_rules)
-        indicators.append({
-            "code": ind.code, "name": ind.name, "unit": ind.unit, "direction": ind.direction,
-            "plan": _money(plan), "fact": _money(fact), "achievement": figure["value"],
-            "missing": figure["missing"],
-            "source": (None if row is None else
-                       {"request_id": row.source_request_id, "answer_id": row.source_answer_id}
-                       if row.source_request_id else {"executor": True}),
-        })
-
-    financing = []
-    own_spent = inputs.get("spent") or {}
-    for source, source_name in p.sources.items():
-        try:
-            plan = p.amount(year, source)
-        except KeyError:
-            plan = None
-        parts = []
-        own = _dec(own_spent.get(source))
-        parts.append({"department": p.executor, "amount": _money(own), "source": "executor"})
-        for req, data in answers:
-            value = _dec(data.get(spent_key(source)))
-            if spent_key(source) in data:
-                parts.append({"department": req.department.code, "amount": _money(value), "request_id": req.id})
-        known = [_dec(x["amount"]) for x in parts]
-        spent = None if any(v is None for v in known) else sum(known, Decimal(0))
-        financing.append({"source": source, "source_name": source_name, "plan": _money(plan),
-                          "spent": _money(spent), "execution": _ratio(spent, plan), "parts": parts})
-    plan_total = (sum((_dec(r["plan"]) for r in financing), Decimal(0))
-                  if financing and all(r["plan"] is not None for r in financing) else None)
-    spent_total = (sum((_dec(r["spent"]) for r in financing), Decimal(0))
-                   if financing and all(r["spent"] is not None for r in financing) else None)
-
-    own_done = inputs.get("activities") or {}
-    by_dept_answer = {req.department.code: (req, data) for req, data in answers}
-    activities = []
-    for act in p.activities:
-        if year not in act.years:
-            continue
-        done, source = None, None
-        if act.executor == p.executor:
-            if act.code in own_done:
-                done, source = bool(own_done[act.code]), {"executor": True}
-        elif act.executor in by_dept_answer:
-            req, data = by_dept_answer[act.executor]
-            if data.get(activity_key(act.code)) is not None:
-                done, source = int(data[activity_key(act.code)]) > 0, {"request_id": req.id}
-        activities.append({"code": act.code, "title": act.title, "executor": act.executor,
-                           "done": done, "source": source})
-
-    content = {
-        "program": {"slug": p.slug, "title": p.title},
-        "version": loaded.version.number,
-        "kind": report.kind, "period": report.period, "period_label": period_label(report),
-        "financing_unit": p.financing_unit,
-        "indicators": indicators,
-        "financing": financing,
-        "financing_total": {"plan": _money(plan_total), "spent": _money(spent_total),
-                            "execution": _ratio(spent_total, plan_total)},
-        "activities": activities,
-        "note": report.note or "",
-    }
-    if report.kind == "annual":
-        done_flags = [a["done"] for a in activities]
-        content["evaluation"] = evaluate(
-            [IndicatorInput(i["code"], i["direction"], _dec(i["plan"]), _dec(i["fact"])) for i in indicators],
-            activities_planned=len(activities),
-            activities_done=None if any(d is None for d in done_flags) else sum(1 for d in done_flags if d),
-            budget_planned=plan_total, budget_spent=spent_total, rules=eval_rules,
-        )
-    return content
-
-
-def diff(before: Any, after: Any, path: str = "") -> list[dict]:
-    """Changed leaves between two revisions, as paths reviewers can read."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        out = []
-        for key in list(dict.fromkeys([*before, *after])):
-            out += diff(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))
-        return out
-    if isinstance(before, list) and isinstance(after, list):
-        def label(item, i):
-            return item.get("code") or item.get("source") if isinstance(item, dict) else None
-        b = {label(x, i) or str(i): x for i, x in enumerate(before)}
-        a = {label(x, i) or str(i): x for i, x in enumerate(after)}
-        out = []
-        for key in list(dict.fromkeys([*b, *a])):
-            out += diff(b.get(key), a.get(key), f"{path}[{key}]")
-        return out
-    return [] if before == after else [{"path": path, "before": before, "after": after}]
-
+    actuals = {row.indicator: Actual(row.value, row.source_request_id, row.source_answer_id)
+               for row in session.execute(
+                   select(IndicatorActual).where(IndicatorActual.program_id == report.program_id,
+                                                 IndicatorActual.period == report.period)).scalars()}
+    return assemble_content(
+        loaded.passport, version=loaded.version.number, kind=report.kind, year=report.year,
+        period=report.period, period_label=period_label(report), note=report.note or "",
+        inputs=report.inputs or {}, actuals=actuals, eval_rules=evaluation_rules(),
+        answers=[Answer(req.department.code, req.id, data) for req, data in _accepted_answers(session, report)],
+    )
 
 # --- the executor's own figures ---------------------------------------------------------
 
@@ -464,10 +304,10 @@ def set_inputs(uow: UnitOfWork, actor: Actor, report_id: int, body: dict) -> Rep
     for source, value in (body.get("spent") or {}).items():
         if source not in passport.sources:
             errors[f"spent.{source}"] = [f"Нет источника; известны: {', '.join(passport.sources)}."]
-        elif _dec(value) is None or _dec(value) < 0:
+        elif dec(value) is None or dec(value) < 0:
             errors[f"spent.{source}"] = ["Неотрицательное число: до 16 цифр до запятой и 4 после."]
         else:
-            spent[source] = format(_dec(value), "f")
+            spent[source] = format(dec(value), "f")
     own = {a.code for a in passport.activities if a.executor == passport.executor and report.year in a.years}
     activities = dict((report.inputs or {}).get("activities") or {})
     for code, done in (body.get("activities") or {}).items():
@@ -482,10 +322,10 @@ def set_inputs(uow: UnitOfWork, actor: Actor, report_id: int, body: dict) -> Rep
     for code, value in (body.get("actuals") or {}).items():
         if code not in codes:
             errors[f"actuals.{code}"] = ["Нет такого показателя."]
-        elif _dec(value) is None:
+        elif dec(value) is None:
             errors[f"actuals.{code}"] = ["Число: до 16 цифр до запятой и 4 после."]
         else:
-            actuals[code] = _dec(value)
+            actuals[code] = dec(value)
     if errors:
         raise Invalid("Сведения не приняты.", fields=errors)
     for code, value in actuals.items():

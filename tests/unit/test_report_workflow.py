@@ -118,7 +118,7 @@ def test_unknown_rule_keys_are_refused():
 
 
 def test_config_file_rules_parse():
-    from services.reports import evaluation_rules, schedule_rules
+    from config.report_rules import evaluation_rules, schedule_rules
 
     rules = schedule_rules("kotovsk-information-society")
     assert rules.indicator_sources == {"mfc": ("I11", "I12")}

@@ -12,6 +12,7 @@ from services import reports as rp
 from services.web.api.auth import login_required
 from services.report_export import PdfUnavailable, export_report
 from services.web.context import current_services
+from workflows.report_content import diff
 from workflows.core import Invalid, Refusal
 
 # No url_prefix: the public HTML page lives outside /api/v1, the rest inside it.
@@ -65,7 +66,7 @@ def report_view(session, actor, report) -> dict:
         out_revs.append({
             "number": rev.number, "submitted_at": rev.submitted_at.isoformat(),
             "submitted_by_id": rev.submitted_by_id, "note": rev.note,
-            "changes": None if previous is None else rp.diff(previous.content, rev.content),
+            "changes": None if previous is None else diff(previous.content, rev.content),
         })
         previous = rev
     view.update({
