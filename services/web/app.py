@@ -11,6 +11,7 @@ from services.web.api import (
     admin, amendments, calendar, health, mail_log, me, programs, reports, requests, signatures, tokens,
 )
 from services.web.api.errors import JsonErrorApi, register_error_handlers
+from services.web.input_guard import init_input_guard
 from services.web.pages.views import register_webui
 from services.web.security import init_security
 from services.web.session import init_web_session
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
     app.extensions["interdept"] = services or bootstrap(settings)
     init_web_session(app)
     init_security(app)
+    init_input_guard(app)
     logging.basicConfig(level=logging.INFO)
 
     api = JsonErrorApi(app)
