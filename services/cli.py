@@ -223,6 +223,7 @@ def _celery_cmd(*args: str) -> list[str]:
 @click.option("--workers", "web_workers", default=2, type=int)
 def web(host: str, port: int, web_workers: int) -> None:
     """The web app under gunicorn."""
+    _settings().ensure_dirs()
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-w", str(web_workers), "-b", f"{host}:{port}",
                                "--access-logfile", "-",
                                # access lines with ?token= values masked (the calendar feed URL)
@@ -234,13 +235,16 @@ def web(host: str, port: int, web_workers: int) -> None:
 @click.option("--concurrency", default=2, type=int)
 def worker(concurrency: int) -> None:
     """A Celery worker."""
-    queue = _settings().queue
+    settings = _settings()
+    settings.ensure_dirs()
+    queue = settings.queue
     os.execvp(sys.executable, _celery_cmd("worker", "-Q", queue, "-c", str(concurrency), "-l", "INFO"))
 
 
 @main.command()
 def beat() -> None:
     """Celery beat: the outbox relay, the mail relay and the deadline sweep."""
+    _settings().ensure_dirs()  # its schedule file lives in var/
     os.execvp(sys.executable, _celery_cmd("beat", "-l", "INFO"))
 
 
