@@ -41,14 +41,19 @@ def parties(actor: Actor, req: InformationRequest) -> set[str]:
 
 
 def can_see(actor: Actor, req: InformationRequest) -> bool:
-    return bool(parties(actor, req)) or actor.has_role("admin")
+    """Parties and the admin; a copy never sent (a draft, or withdrawn as one) is the requester's only."""
+    if actor.has_role("admin"):
+        return True
+    who = parties(actor, req)
+    return REQUESTER in who if req.sent_at is None else bool(who)
 
 
 def _visible_filter(actor: Actor):
     if actor.has_role("admin"):
         return True
     dept_id = select(Department.id).where(Department.code == actor.department).scalar_subquery()
-    return or_(InformationRequest.department_id == dept_id, RequestThread.requester_department_id == dept_id)
+    return or_(and_(InformationRequest.department_id == dept_id, InformationRequest.sent_at.is_not(None)),
+               RequestThread.requester_department_id == dept_id)
 
 
 # --- deadlines ----------------------------------------------------------------

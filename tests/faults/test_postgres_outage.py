@@ -90,8 +90,12 @@ def test_database_outage_answers_503_and_work_resumes(tmp_path, clean_db, faults
         with Relays(services):
             producer = threading.Thread(target=stream)
             producer.start()
-            for _ in range(OUTAGES):
-                time.sleep(1.0)
+            # Each outage starts once the stream has made progress, so it always lands mid-stream
+            # (a fixed sleep let a fast machine finish all lifecycles before the first cut).
+            for n in range(1, OUTAGES + 1):
+                progress_by = time.monotonic() + 30
+                while len(done) < n * LIFECYCLES // (OUTAGES + 2) and not failure and time.monotonic() < progress_by:
+                    time.sleep(0.02)
                 proxy.cut()
                 time.sleep(2.0)
                 proxy.restore()
