@@ -20,7 +20,10 @@ PERIOD_RE = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
 
 class FormFieldSchema(Schema):
     key = fields.String(required=True, validate=validate.Regexp(KEY_RE, error="Латинские строчные буквы, цифры и _."))
-    label = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    label = fields.String(required=True, validate=[
+        validate.Length(min=1, max=300),
+        validate.Regexp(r"^[^\r\n]*$", error="Подпись поля — одна строка, без переводов строки."),
+    ])
     type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
     required = fields.Boolean(load_default=True)
     indicator = fields.String(load_default=None, allow_none=True)

@@ -25,6 +25,8 @@ from workflows.information_request import (
 
 WORKFLOW = INFORMATION_REQUEST
 CREATOR_ROLES = ("executor", "economic_policy", "finance")
+SUBJECT_MAX = 500
+BODY_MAX = 20000
 
 
 # --- who is who -------------------------------------------------------------
@@ -110,6 +112,17 @@ def create_request(uow: UnitOfWork, services, actor: Actor, new: NewRequest) -> 
         # Only the program's departments ask within it; to others the program does not exist.
         raise NotFound(f"Программа «{new.program}» не найдена.")
     errors: dict[str, list[str]] = {}
+    # The same limits for the API and the web form: a subject is one line (it becomes every
+    # email's Subject header, where CR/LF would be a header injection and an unsendable message).
+    subject = new.subject or ""
+    if not subject.strip():
+        errors["subject"] = ["Укажите тему запроса."]
+    elif len(subject) > SUBJECT_MAX:
+        errors["subject"] = [f"Не длиннее {SUBJECT_MAX} символов."]
+    elif "\r" in subject or "\n" in subject:
+        errors["subject"] = ["Тема — одна строка, без переводов строки."]
+    if len(new.body or "") > BODY_MAX:
+        errors["body"] = [f"Не длиннее {BODY_MAX} символов."]
     addressees = list(dict.fromkeys(new.addressees or []))
     if not addressees:
         errors["addressees"] = ["Укажите хотя бы одно подразделение."]

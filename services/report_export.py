@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from io import BytesIO
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from services import reports as rp
 
@@ -32,9 +33,25 @@ def _done(value) -> str:
     return "нет сведений" if value is None else ("да" if value else "нет")
 
 
+# A cell that starts like this is a formula to a spreadsheet (OWASP's formula-injection rule).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(ws, row: int, column: int, value):
+    """Every cell goes through here: text is written as text, never as a formula, and characters
+    XML cannot carry are dropped (openpyxl would refuse the whole workbook)."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell = ws.cell(row=row, column=column, value=value)
+        if value.startswith(_FORMULA_START):
+            cell.data_type = "s"
+        return cell
+    return ws.cell(row=row, column=column, value=value)
+
+
 def _header(ws, row: int, titles) -> None:
     for col, title in enumerate(titles, 1):
-        cell = ws.cell(row=row, column=col, value=title)
+        cell = _cell(ws, row, col, title)
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
 
@@ -43,14 +60,14 @@ def build_xlsx(content: dict, *, state_label: str = "") -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "Отчёт"
-    ws["A1"] = content["program"]["title"]
+    _cell(ws, 1, 1, content["program"]["title"])
     ws["A1"].font = Font(bold=True)
-    ws["A2"] = f"{KIND_LABELS.get(content['kind'], 'Отчёт')} за {content['period_label']}"
-    ws["A3"] = f"Период: {content['period']}; редакция программы № {content['version']}"
-    ws["A4"] = f"Состояние: {state_label}" if state_label else None
-    ws["A6"] = "Пояснительная записка"
+    _cell(ws, 2, 1, f"{KIND_LABELS.get(content['kind'], 'Отчёт')} за {content['period_label']}")
+    _cell(ws, 3, 1, f"Период: {content['period']}; редакция программы № {content['version']}")
+    _cell(ws, 4, 1, f"Состояние: {state_label}" if state_label else None)
+    _cell(ws, 6, 1, "Пояснительная записка")
     ws["A6"].font = Font(bold=True)
-    ws["A7"] = content.get("note") or ""
+    _cell(ws, 7, 1, content.get("note") or "")
     ws["A7"].alignment = Alignment(wrap_text=True, vertical="top")
     ws.column_dimensions["A"].width = 100
 
@@ -59,7 +76,7 @@ def build_xlsx(content: dict, *, state_label: str = "") -> bytes:
     for r, i in enumerate(content["indicators"], 2):
         for c, value in enumerate((i["code"], i["name"], i["unit"], number(i["plan"]), number(i["fact"]),
                                    number(i["achievement"]), i.get("missing") or ""), 1):
-            ind.cell(row=r, column=c, value=value)
+            _cell(ind, r, c, value)
     ind.column_dimensions["B"].width = 80
 
     fin = wb.create_sheet("Финансирование")
@@ -69,18 +86,18 @@ def build_xlsx(content: dict, *, state_label: str = "") -> bytes:
     for r, f in enumerate(rows, 3):
         for c, value in enumerate((f["source_name"], number(f["plan"]), number(f["spent"]),
                                    number(f["execution"])), 1):
-            fin.cell(row=r, column=c, value=value)
+            _cell(fin, r, c, value)
     total = content["financing_total"]
     r = 3 + len(rows)
     for c, value in enumerate(("Итого", number(total["plan"]), number(total["spent"]), number(total["execution"])), 1):
-        fin.cell(row=r, column=c, value=value).font = Font(bold=True)
+        _cell(fin, r, c, value).font = Font(bold=True)
     fin.column_dimensions["A"].width = 40
 
     act = wb.create_sheet("Мероприятия")
     _header(act, 1, ACTIVITY_HEADER)
     for r, a in enumerate(content["activities"], 2):
         for c, value in enumerate((a["code"], a["title"], a["executor"], _done(a["done"])), 1):
-            act.cell(row=r, column=c, value=value)
+            _cell(act, r, c, value)
     act.column_dimensions["B"].width = 80
 
     evaluation = content.get("evaluation")
@@ -90,10 +107,10 @@ def build_xlsx(content: dict, *, state_label: str = "") -> bytes:
         for r, (key, label) in enumerate(EVALUATION_ROWS, 2):
             fig = evaluation[key]
             for c, value in enumerate((label, number(fig["value"]), fig["formula"], fig["missing"] or ""), 1):
-                ev.cell(row=r, column=c, value=value)
+                _cell(ev, r, c, value)
         r = 2 + len(EVALUATION_ROWS)
-        ev.cell(row=r, column=1, value="Оценка эффективности")
-        ev.cell(row=r, column=2, value=evaluation.get("rating_label") or "не рассчитана")
+        _cell(ev, r, 1, "Оценка эффективности")
+        _cell(ev, r, 2, evaluation.get("rating_label") or "не рассчитана")
         ev.column_dimensions["A"].width = 50
 
     out = BytesIO()

@@ -113,3 +113,38 @@ def test_tabs_and_newlines_are_ordinary_text(as_user):
     r = as_user("mfc").post(f"/api/v1/requests/{request_id}/transitions",
                             json={"event": "answer", "data": {"text": "строка 1\r\nстрока\t2"}})
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("subject", ["Тема\r\nBcc: evil@example.com", "Тема\nвторая строка", "x" * 501, "   "])
+def test_a_subject_is_one_line_of_at_most_500_characters(as_user, services, subject):
+    before = _counts(services)
+    r = as_user("it").post("/api/v1/requests", json={"program": SLUG, "subject": subject, "addressees": ["mfc"],
+                                                     "send": True})
+    assert r.status_code == 422, r.get_data(as_text=True)[:300]
+    assert "subject" in r.get_json()["error"]["fields"]
+    assert _counts(services) == before
+
+
+def test_a_form_label_is_one_line(as_user, services):
+    before = _counts(services)
+    r = as_user("it").post("/api/v1/requests", json={"program": SLUG, "subject": "S", "addressees": ["mfc"],
+                                                     "form": [{"key": "a", "label": "a\r\nb", "type": "text"}]})
+    assert r.status_code == 422
+    assert "form[0].label" in r.get_json()["error"]["fields"]
+    assert _counts(services) == before
+
+
+def test_the_web_form_keeps_the_same_subject_limits(app, services, tokens):
+    """The page's form goes through the same use case: a 1 MB subject is refused there too."""
+    from services.information_requests import NewRequest, create_request
+    from services.registry import actor_for
+    from services.models.registry import User
+    from workflows.core import Invalid
+
+    with services.uow() as uow:
+        it = uow.session.query(User).filter_by(email="it@kotovsk.example").one()
+        with pytest.raises(Invalid) as refused:
+            create_request(uow, services, actor_for(it), NewRequest(
+                program=SLUG, subject="x" * 1_000_000, body="", addressees=["mfc"], working_days=None, form=[]))
+    assert "subject" in refused.value.fields
+    assert _counts(services)[0] == 0
