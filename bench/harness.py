@@ -213,7 +213,7 @@ class Topology:
             if proc.poll() is not None:
                 raise click.ClickException(f"{name} exited early:\n{self.log(name)[-3000:]}")
 
-    def wait_ready(self, timeout: float = 60.0, worker_log_from: int = 0) -> None:
+    def wait_ready(self, timeout: float = 180.0, worker_log_from: int = 0) -> None:
         """Every HTTP server answers /healthz and the worker has logged that it is ready."""
         deadline = time.monotonic() + timeout
         ports = [self.port] + ([self.floor_port] if "floor" in self.procs else [])
@@ -226,7 +226,9 @@ class Topology:
             if worker_ok and len(up) == len(ports):
                 return
             time.sleep(0.2)
-        raise click.ClickException(f"topology not ready in {timeout}s:\n{self.log('web')[-2000:]}\n"
+        waiting = [n for n, p in (("web", self.port), ("floor", self.floor_port)) if p in ports and p not in up]
+        waiting += [] if worker_ok else ["worker"]
+        raise click.ClickException(f"not ready in {timeout:.0f} s: {', '.join(waiting)}\n{self.log('web')[-2000:]}\n"
                                    f"{self.log('worker', worker_log_from)[-2000:]}")
 
     def memory(self) -> dict[str, list[float]]:
