@@ -3,15 +3,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.models.base import Base, UTCDateTime, utcnow
 from services.models.registry import Department, Program, User
+from services.models.search import search_key
 
 
 class RequestThread(Base):
     __tablename__ = "request_threads"
+    __table_args__ = (
+        # Trigram index for the lists' substring search (GIN on PostgreSQL; a plain index on SQLite,
+        # where LIKE '%…%' reads it instead of the wider table).
+        Index("ix_request_threads_search_text", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
@@ -23,6 +30,8 @@ class RequestThread(Base):
     working_days: Mapped[int] = mapped_column(Integer)
     origin: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # search_key(subject, body), kept by the listener below on every ORM write.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     program: Mapped[Program] = relationship(lazy="joined")
     requester_department: Mapped[Department] = relationship(lazy="joined")
@@ -36,6 +45,8 @@ class InformationRequest(Base):
     __table_args__ = (
         Index("ix_information_requests_open_due", "state", "due_at"),
         Index("ix_information_requests_department_state", "department_id", "state"),
+        # The lists' "by due date" order (ASC NULLS LAST, the index's own order on PostgreSQL).
+        Index("ix_information_requests_due_at_id", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +74,12 @@ class InformationRequest(Base):
     assignee: Mapped[User | None] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+@event.listens_for(RequestThread, "before_insert")
+@event.listens_for(RequestThread, "before_update")
+def _thread_search_text(_mapper, _connection, thread: RequestThread) -> None:
+    thread.search_text = search_key(thread.subject, thread.body)
 
 
 class Answer(Base):
