@@ -179,3 +179,55 @@ def test_past_the_count_limit_the_page_says_more_and_still_pages(any_services, m
         deep = lists.request_page(uow.session, admin, lists.RequestQuery(per_page=4, page=8),
                                   count_limit=lists.COUNT_LIMIT)
         assert [r.id for r in deep.items] == list(reversed(ids))[28:] and deep.exact and deep.total == 30
+
+
+def test_reports_follow_the_version_in_force_at_each_period_end(any_services):
+    """A version adopted on 10.05.2017 drops MFC: MFC keeps the reports of periods ending before it."""
+    import copy
+    from datetime import date
+
+    from services import reports as rp
+    from services.models.registry import ProgramVersion
+    from services.models.reports import Report
+    from workflows.core import NotFound
+
+    seed(any_services)
+    with any_services.uow() as uow:
+        s = uow.session
+        program = s.execute(select(Program).where(Program.slug == PROGRAM)).scalar_one()
+        first = s.execute(select(ProgramVersion).where(ProgramVersion.program_id == program.id)).scalar_one()
+        passport = copy.deepcopy(first.passport)
+        passport["departments"] = [d for d in passport["departments"] if d["code"] != "mfc"]
+        passport["co_executors"] = [c for c in passport["co_executors"] if c != "mfc"]
+        for activity in passport["activities"]:
+            if activity.get("executor") == "mfc":
+                activity["executor"] = "it"
+        s.add(ProgramVersion(program_id=program.id, number=2, passport=passport,
+                             resolution_date=date(2017, 5, 10), note=""))
+        uow.commit()
+    with any_services.uow() as uow:
+        rp.schedule_cycles(uow, any_services, date(2017, 12, 31))
+        uow.commit()
+    who = {e: _actor(any_services, e) for e in ("mfc@kotovsk.example", "econ@kotovsk.example",
+                                                 "admin@kotovsk.example")}
+    with any_services.uow() as uow:
+        s = uow.session
+        reports = s.execute(select(Report)).unique().scalars().all()
+        assert len(reports) > 10
+        before = {r.id for r in reports if (r.year, r.quarter or 4) <= (2017, 1)}
+        assert before and before != {r.id for r in reports}
+        for email, expected in (("mfc@kotovsk.example", before), ("econ@kotovsk.example", {r.id for r in reports}),
+                                ("admin@kotovsk.example", {r.id for r in reports})):
+            listed = [r.id for r in lists.report_page(s, who[email], lists.ReportQuery(per_page=None)).items]
+            assert set(listed) == expected, email
+            assert len(listed) == len(expected)
+            for r in reports:  # the same rule as opening the report
+                try:
+                    rp.get_visible(s, who[email], r.id)
+                    assert r.id in expected, (email, r.period)
+                except NotFound:
+                    assert r.id not in expected, (email, r.period)
+        # Sorted latest period first, the annual report after its year's fourth quarter.
+        listed = lists.report_page(s, who["admin@kotovsk.example"],
+                                   lists.ReportQuery(q="2016")).items
+        assert [r.period for r in listed] == ["2016", "2016-Q3", "2016-Q2", "2016-Q1"]
