@@ -141,16 +141,92 @@ def run(pg_admin_url: str, sizes: list[int], repeat: int) -> tuple[list[dict], d
     return rows, plans
 
 
+def sqlite_run(sizes: list[int], repeat: int) -> list[dict]:
+    """The embedded default: the same items in a temporary SQLite file, the use case alone."""
+    import tempfile
+
+    from sqlalchemy import select, text
+
+    from config.settings import Settings
+    from services import lists
+    from services.adapters.migrate import upgrade
+    from services.bootstrap import bootstrap
+    from services.models.registry import Department, Program, User
+    from services.registry import actor_for, seed_demo_users, seed_reference
+
+    var = tempfile.mkdtemp(prefix="interdept_bench_lists_")
+    settings = Settings.from_env({"INTERDEPT_VAR_DIR": var})
+    upgrade(settings)
+    services = bootstrap(settings, publisher=lambda ids: None)
+    with services.uow() as uow:
+        seed_reference(uow)
+        seed_demo_users(uow)
+        uow.commit()
+    with services.uow() as uow:
+        s = uow.session
+        depts = dict(s.execute(select(Department.code, Department.id)).all())
+        user = s.execute(select(User.id).where(User.email == "it@kotovsk.example")).scalar_one()
+        program = s.execute(select(Program.id)).scalars().first()
+        admin = actor_for(s.execute(select(User).where(User.email == "admin@kotovsk.example")).scalar_one())
+    topics = " ".join(f"WHEN {n} THEN '{t}'" for n, t in enumerate(TOPICS))
+    rows, done = [], 0
+    for size in sizes:
+        started = time.perf_counter()
+        with services.engine.begin() as conn:
+            series = "WITH RECURSIVE g(i) AS (SELECT :start + 1 UNION ALL SELECT i + 1 FROM g WHERE i < :stop)"
+            subject = (f"CASE WHEN i <= 10 THEN 'Отчёт о ремонте серверной № ' || i "
+                       f"ELSE 'Запрос сведений № ' || i || ' о ' || (CASE i % 8 {topics} END) END")
+            conn.execute(text(f"""{series}
+                INSERT INTO request_threads (id, program_id, requester_department_id, created_by_id, subject, body,
+                                             form, working_days, created_at, search_text)
+                SELECT i, :program, :it, :user, {subject}, 'Просим представить сведения.', '[]', 5,
+                       '2026-01-12 09:00:00.000000', '' FROM g"""),
+                         {"start": done, "stop": size, "program": program, "it": depts["it"], "user": user})
+            # SQLite's lower() is ASCII-only: the generated texts are folded as search_key would.
+            conn.execute(text("UPDATE request_threads SET search_text = replace(replace(replace(replace("
+                              "lower(subject || ' Просим представить сведения.'), 'О', 'о'), 'З', 'з'), "
+                              "'П', 'п'), 'ё', 'е') WHERE id > :start"), {"start": done})
+            conn.execute(text(f"""{series}
+                INSERT INTO information_requests (id, thread_id, department_id, state, version, working_days,
+                                                  sent_at, deadline_revision, pauses, extensions, created_at,
+                                                  updated_at)
+                SELECT i, i, :mfc, 'sent', 1, 5, '2026-01-12 09:00:00.000000', 0, '[]', '[]',
+                       '2026-01-12 09:00:00.000000', '2026-01-12 09:00:00.000000' FROM g"""),
+                         {"start": done, "stop": size, "mfc": depts["mfc"]})
+        with services.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+        fill_s, done = time.perf_counter() - started, size
+
+        def use_case(q=None):
+            with services.uow() as uow:
+                found = lists.request_page(uow.session, admin, lists.RequestQuery(q=q))
+                return len(found.items), found.total
+
+        rows.append({"items": size, "fill_s": fill_s, "page_ms": _median_ms(use_case, repeat),
+                     "rare_ms": _median_ms(lambda: use_case(RARE), repeat),
+                     "common_ms": _median_ms(lambda: use_case(COMMON), repeat), "rare_found": use_case(RARE)})
+    services.dispose()
+    return rows
+
+
 @click.command("lists")
 @click.option("--sizes", default="1000,100000,1000000", show_default=True, help="Items per run (growing).")
 @click.option("--repeat", default=15, show_default=True, type=click.IntRange(1, 1000), help="Timings per figure.")
 @click.option("--pg-admin-url", default=lambda: os.environ.get("BENCH_POSTGRES_URL", DEFAULT_PG), show_default=True)
-def lists_bench(sizes: str, repeat: int, pg_admin_url: str) -> None:
+@click.option("--sqlite", is_flag=True, help="The embedded default instead: the use case on a temporary SQLite file.")
+def lists_bench(sizes: str, repeat: int, pg_admin_url: str, sqlite: bool) -> None:
     """Time the first list page and searches as the requests grow (needs PostgreSQL)."""
     try:
         counts = sorted(int(s) for s in sizes.split(",") if s.strip())
     except ValueError:
         raise click.BadParameter("comma-separated integers", param_hint="--sizes") from None
+    if sqlite:
+        click.echo(f"SQLite, the use case as admin, median of {repeat}, ms")
+        click.echo(f"{'items':>10} {'fill s':>7} {'page':>7} {'rare':>7} {'common':>7}  found (rare)")
+        for r in sqlite_run(counts, repeat):
+            click.echo(f"{r['items']:>10,} {r['fill_s']:>7.1f} {r['page_ms']:>7.1f} {r['rare_ms']:>7.1f} "
+                       f"{r['common_ms']:>7.1f}  {r['rare_found']}")
+        return
     results, plans = run(pg_admin_url, counts, repeat)
     click.echo(f"median of {repeat}, ms; 'page'/'rare'/'common': GET /requests (rendered) with no query, "
                f"q={RARE} (10 rows), q={COMMON} (1/8 of rows); 'uc': the use case alone; "
