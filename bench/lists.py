@@ -39,14 +39,15 @@ def _fill(conn, info: dict, start: int, stop: int) -> None:
     """), {"start": start, "stop": stop, "program": info["program"], "it": info["depts"]["it"],
            "user": info["user"]})
     conn.execute(text("""
-        INSERT INTO information_requests (id, thread_id, department_id, state, version, working_days, sent_at,
-                                          due_date, due_at, deadline_revision, pauses, extensions,
-                                          created_at, updated_at)
-        SELECT i, i, (ARRAY[:mfc, :fin, :econ])[1 + i % 3], (ARRAY['sent', 'answered', 'accepted'])[1 + i % 3],
+        INSERT INTO information_requests (id, thread_id, department_id, requester_department_id, state, version,
+                                          working_days, sent_at, due_date, due_at, deadline_revision, pauses,
+                                          extensions, created_at, updated_at)
+        SELECT i, i, (ARRAY[:mfc, :fin, :econ])[1 + i % 3], :it, (ARRAY['sent', 'answered', 'accepted'])[1 + i % 3],
                1, 5, now() - make_interval(secs => :stop - i), (now() + make_interval(days => i % 60))::date,
                now() + make_interval(days => i % 60), 0, '[]'::json, '[]'::json, now(), now()
         FROM generate_series(:start + 1, :stop) AS i
     """), {"start": start, "stop": stop, "mfc": info["depts"]["mfc"], "fin": info["depts"]["finance"],
+           "it": info["depts"]["it"],
            "econ": info["depts"]["economic-policy"]})
     for table in ("request_threads", "information_requests"):
         conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :stop)"), {"stop": stop})
@@ -187,12 +188,12 @@ def sqlite_run(sizes: list[int], repeat: int) -> list[dict]:
                               "lower(subject || ' Просим представить сведения.'), 'О', 'о'), 'З', 'з'), "
                               "'П', 'п'), 'ё', 'е') WHERE id > :start"), {"start": done})
             conn.execute(text(f"""{series}
-                INSERT INTO information_requests (id, thread_id, department_id, state, version, working_days,
-                                                  sent_at, deadline_revision, pauses, extensions, created_at,
-                                                  updated_at)
-                SELECT i, i, :mfc, 'sent', 1, 5, '2026-01-12 09:00:00.000000', 0, '[]', '[]',
+                INSERT INTO information_requests (id, thread_id, department_id, requester_department_id, state,
+                                                  version, working_days, sent_at, deadline_revision, pauses,
+                                                  extensions, created_at, updated_at)
+                SELECT i, i, :mfc, :it, 'sent', 1, 5, '2026-01-12 09:00:00.000000', 0, '[]', '[]',
                        '2026-01-12 09:00:00.000000', '2026-01-12 09:00:00.000000' FROM g"""),
-                         {"start": done, "stop": size, "mfc": depts["mfc"]})
+                         {"start": done, "stop": size, "mfc": depts["mfc"], "it": depts["it"]})
         with services.engine.connect() as conn:
             conn.execute(text("ANALYZE"))
         fill_s, done = time.perf_counter() - started, size

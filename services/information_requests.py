@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from services import reminders, transitions
 from services.answer_forms import validate_answer, validate_form
@@ -56,7 +56,7 @@ def visible_filter(actor: Actor):
         return True
     dept_id = select(Department.id).where(Department.code == actor.department).scalar_subquery()
     return or_(and_(InformationRequest.department_id == dept_id, InformationRequest.sent_at.is_not(None)),
-               RequestThread.requester_department_id == dept_id)
+               InformationRequest.requester_department_id == dept_id)
 
 
 # --- deadlines ----------------------------------------------------------------

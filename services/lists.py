@@ -83,12 +83,12 @@ def _number(word: str) -> int | None:
 
 
 def _page(session, entity, where: list, order: list, page: int, per_page: int | None,
-          count_limit: int | None, clamp: bool) -> ListPage:
+          count_limit: int | None, clamp: bool, join=None) -> ListPage:
     """Count (up to the limit past this page), then fetch one page in ``order``."""
     ids = select(entity.id).select_from(entity)
     rows = select(entity)
-    if entity is InformationRequest:
-        ids, rows = ids.join(RequestThread), rows.join(RequestThread)
+    if join is not None:  # only when a condition needs it: the count then reads one table
+        ids, rows = ids.join(join), rows.join(join)
     ids, rows = ids.where(*where), rows.where(*where)
     if per_page is None:  # everything (the reports API's contract; reports are few per program)
         items = session.execute(rows.order_by(*order)).unique().scalars().all()
@@ -143,7 +143,7 @@ def request_conditions(session, actor: Actor, f: RequestQuery, now: datetime) ->
     if f.box == "in":
         where.append(InformationRequest.department_id == _my_department_id(actor))
     elif f.box == "out":
-        where.append(RequestThread.requester_department_id == _my_department_id(actor))
+        where.append(InformationRequest.requester_department_id == _my_department_id(actor))
     overdue = and_(InformationRequest.state.in_(AWAITING_ADDRESSEE), InformationRequest.due_at < now)
     if f.overdue is True:
         where.append(overdue)
@@ -160,7 +160,7 @@ def request_conditions(session, actor: Actor, f: RequestQuery, now: datetime) ->
         dept_ids = [i for i, name in departments.items() if word in search_key(name)]
         if dept_ids:
             match += [InformationRequest.department_id.in_(dept_ids),
-                      RequestThread.requester_department_id.in_(dept_ids)]
+                      InformationRequest.requester_department_id.in_(dept_ids)]
         states = _labels_matching(ir.WORKFLOW.state_labels, word)
         if states:
             match.append(InformationRequest.state.in_(states))
@@ -182,7 +182,7 @@ def request_page(session, actor: Actor, f: RequestQuery, *, now: datetime | None
                  count_limit: int | None = COUNT_LIMIT, clamp: bool = True) -> ListPage:
     where = request_conditions(session, actor, f, now or utcnow())
     return _page(session, InformationRequest, where, _request_order(f.sort if f.sort in REQUEST_SORTS else "new"),
-                 f.page, f.per_page, count_limit, clamp)
+                 f.page, f.per_page, count_limit, clamp, join=RequestThread if words(f.q) else None)
 
 
 def thread_copies(session, actor: Actor, thread_id: int) -> list[InformationRequest]:
@@ -193,8 +193,8 @@ def thread_copies(session, actor: Actor, thread_id: int) -> list[InformationRequ
 def waiting_on_others(session, actor: Actor, *, limit: int = 200) -> ListPage:
     """What my department sent and still waits for, soonest deadline first (the home page)."""
     where = [ir.visible_filter(actor), InformationRequest.state.in_(AWAITING_ADDRESSEE),
-             RequestThread.requester_department_id == _my_department_id(actor)]
-    return _page(session, InformationRequest, where, _request_order("due"), 1, limit, None, True)
+             InformationRequest.requester_department_id == _my_department_id(actor)]
+    return _page(session, InformationRequest, where, _request_order("due"), 1, limit, COUNT_LIMIT, True)
 
 
 # --- reports ------------------------------------------------------------------------

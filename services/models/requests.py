@@ -47,11 +47,15 @@ class InformationRequest(Base):
         Index("ix_information_requests_department_state", "department_id", "state"),
         # The lists' "by due date" order (ASC NULLS LAST, the index's own order on PostgreSQL).
         Index("ix_information_requests_due_at_id", "due_at", "id"),
+        Index("ix_information_requests_requester_id", "requester_department_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("request_threads.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    # The thread's, copied on insert (it never changes) so that who may see a copy is a test on this
+    # row alone: the lists count a department's items without joining the threads.
+    requester_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     state: Mapped[str] = mapped_column(String(32), default="draft")
     version: Mapped[int] = mapped_column(Integer, default=1)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -70,7 +74,7 @@ class InformationRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     thread: Mapped[RequestThread] = relationship(lazy="joined")
-    department: Mapped[Department] = relationship(lazy="joined")
+    department: Mapped[Department] = relationship(lazy="joined", foreign_keys=[department_id])
     assignee: Mapped[User | None] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
@@ -80,6 +84,12 @@ class InformationRequest(Base):
 @event.listens_for(RequestThread, "before_update")
 def _thread_search_text(_mapper, _connection, thread: RequestThread) -> None:
     thread.search_text = search_key(thread.subject, thread.body)
+
+
+@event.listens_for(InformationRequest, "before_insert")
+def _copy_requester(_mapper, _connection, req: InformationRequest) -> None:
+    if req.requester_department_id is None and req.thread is not None:
+        req.requester_department_id = req.thread.requester_department_id
 
 
 class Answer(Base):

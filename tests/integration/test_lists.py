@@ -44,6 +44,7 @@ def bulk_requests(services, rows: list[dict]) -> list[int]:
         first = (s.execute(select(RequestThread.id).order_by(RequestThread.id.desc()).limit(1)).scalar() or 0) + 1
         s.execute(insert(RequestThread), threads)
         copies = [{"thread_id": first + i, "department_id": ids["depts"][r.get("to", "mfc")],
+                   "requester_department_id": ids["depts"]["it"],
                    "state": r.get("state", "sent"), "working_days": 5,
                    "sent_at": None if r.get("state") == "draft" else T0,
                    "due_date": r["due"].date() if r.get("due") else None, "due_at": r.get("due"),
@@ -90,6 +91,10 @@ def test_more_than_5000_requests_the_last_page_shows_the_oldest_and_the_total_is
     assert _row_ids(html) == list(reversed(ids[: N - (last - 1) * 20]))  # the ten oldest, newest first
     first = it.get("/requests").get_data(as_text=True)
     assert _row_ids(first) == list(reversed(ids[-20:]))
+    # The home page counts every request IT still waits on, and shows the soonest 200 of them.
+    home = it.get("/").get_data(as_text=True)
+    assert f"Ждём от других подразделений ({N})" in home
+    assert len(set(_row_ids(home))) == 200 and "Все исходящие в списке запросов" in home
     # The API's pages reach the same oldest rows, with the exact total.
     with any_services.uow() as uow:
         found = lists.request_page(uow.session, _actor(any_services, "mfc@kotovsk.example"),

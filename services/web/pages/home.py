@@ -52,5 +52,5 @@ def home():
         names = department_names(session)
         return render_template("webui/home.html", groups=groups, review=review, waiting=waiting,
                                reports=reports, amendments=amendments, names=names, today=today,
-                               waiting_total=sent.total,
+                               waiting_total=sent.total if sent.exact else f"более {sent.total - 1}",
                                total=sum(len(v) for v in groups.values()) + len(review))

@@ -1,4 +1,4 @@
-"""lists in SQL: normalised search text with a trigram index, and the due-date order index
+"""lists in SQL: normalised search text with a trigram index, the requester on each copy, order indexes
 
 Revision ID: 0009
 Revises: 0001
@@ -46,9 +46,24 @@ def upgrade():
     _search_index("ix_request_threads_search_text", "request_threads")
     _search_index("ix_amendments_search_text", "amendments")
     op.create_index("ix_information_requests_due_at_id", "information_requests", ["due_at", "id"])
+    with op.batch_alter_table("information_requests") as batch:
+        batch.add_column(sa.Column("requester_department_id", sa.Integer(), nullable=True))
+    op.execute("UPDATE information_requests SET requester_department_id = (SELECT t.requester_department_id "
+               "FROM request_threads t WHERE t.id = information_requests.thread_id)")
+    with op.batch_alter_table("information_requests") as batch:
+        batch.alter_column("requester_department_id", existing_type=sa.Integer(), nullable=False)
+        batch.create_foreign_key(op.f("fk_information_requests_requester_department_id_departments"),
+                                 "departments", ["requester_department_id"], ["id"])
+    op.create_index("ix_information_requests_requester_id", "information_requests",
+                    ["requester_department_id", "id"])
 
 
 def downgrade():
+    op.drop_index("ix_information_requests_requester_id", table_name="information_requests")
+    with op.batch_alter_table("information_requests") as batch:
+        batch.drop_constraint(op.f("fk_information_requests_requester_department_id_departments"),
+                              type_="foreignkey")
+        batch.drop_column("requester_department_id")
     op.drop_index("ix_information_requests_due_at_id", table_name="information_requests")
     op.drop_index("ix_amendments_search_text", table_name="amendments")
     op.drop_index("ix_request_threads_search_text", table_name="request_threads")
