@@ -1,8 +1,10 @@
 """`python -m bench` (`make bench`): the benchmarks, kept out of the installed service."""
 from bench.floor import floor_bench
 from bench.harness import bench
+from bench.lists import lists_bench
 from bench.sweep import sweep_bench
 
 bench.add_command(sweep_bench)
 bench.add_command(floor_bench)
+bench.add_command(lists_bench)
 bench()

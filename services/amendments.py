@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services import reminders, transitions
@@ -336,23 +336,6 @@ def _start_review_clock(services, amendment: Amendment, now: datetime) -> None:
 
 
 # --- reading --------------------------------------------------------------------
-
-def list_amendments(session, actor: Actor, *, program: str | None = None, state: str | None = None,
-                    page: int = 1, page_size: int = 50) -> tuple[list[Amendment], int]:
-    query = select(Amendment).join(Program)
-    if program:
-        query = query.where(Program.slug == program)
-    if state:
-        query = query.where(Amendment.state == state)
-    if not actor.has_role("admin"):
-        visible = [p.id for p in session.execute(select(Program)).scalars()
-                   if can_see(actor, load_version(session, p.slug).passport)]
-        query = query.where(Amendment.program_id.in_(visible or [-1]))
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    items = session.execute(query.order_by(Amendment.id.desc()).offset((page - 1) * page_size).limit(page_size)
-                            ).unique().scalars().all()
-    return list(items), total
-
 
 def revisions_of(session, amendment_id: int) -> list[AmendmentRevision]:
     return list(session.execute(

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from services import reminders, transitions
 from services.answer_forms import validate_answer, validate_form
@@ -50,12 +50,13 @@ def can_see(actor: Actor, req: InformationRequest) -> bool:
     return REQUESTER in who if req.sent_at is None else bool(who)
 
 
-def _visible_filter(actor: Actor):
+def visible_filter(actor: Actor):
+    """``can_see`` as a WHERE clause (the lists in ``services.lists`` use it)."""
     if actor.has_role("admin"):
         return True
     dept_id = select(Department.id).where(Department.code == actor.department).scalar_subquery()
     return or_(and_(InformationRequest.department_id == dept_id, InformationRequest.sent_at.is_not(None)),
-               RequestThread.requester_department_id == dept_id)
+               InformationRequest.requester_department_id == dept_id)
 
 
 # --- deadlines ----------------------------------------------------------------
@@ -277,44 +278,6 @@ def _record_actuals(uow: UnitOfWork, req: InformationRequest, actor: Actor) -> N
 
 
 # --- reading --------------------------------------------------------------------
-
-@dataclass
-class RequestFilter:
-    thread: int | None = None
-    state: str | None = None
-    department: str | None = None
-    overdue: bool | None = None
-    due_before: datetime | None = None
-    due_after: datetime | None = None
-    page: int = 1
-    page_size: int = 50
-
-
-def list_requests(session, actor: Actor, f: RequestFilter, now: datetime | None = None):
-    now = now or utcnow()
-    query = select(InformationRequest).join(RequestThread).where(_visible_filter(actor))
-    if f.thread is not None:
-        query = query.where(InformationRequest.thread_id == f.thread)
-    if f.state:
-        query = query.where(InformationRequest.state == f.state)
-    if f.department:
-        query = query.where(InformationRequest.department_id ==
-                            select(Department.id).where(Department.code == f.department).scalar_subquery())
-    overdue_clause = and_(InformationRequest.state.in_(AWAITING_ADDRESSEE), InformationRequest.due_at < now)
-    if f.overdue is True:
-        query = query.where(overdue_clause)
-    elif f.overdue is False:
-        query = query.where(~overdue_clause | InformationRequest.due_at.is_(None))
-    if f.due_before:
-        query = query.where(InformationRequest.due_at < f.due_before)
-    if f.due_after:
-        query = query.where(InformationRequest.due_at > f.due_after)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    items = session.execute(
-        query.order_by(InformationRequest.id.desc()).offset((f.page - 1) * f.page_size).limit(f.page_size)
-    ).unique().scalars().all()
-    return items, total
-
 
 def inbox(session, actor: Actor, now: datetime | None = None) -> list[InformationRequest]:
     """What the caller's department must act on now, most urgent first."""

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.models.base import Base, UTCDateTime, utcnow
 from services.models.registry import Program
+from services.models.search import search_key
 
 
 class Amendment(Base):
@@ -17,6 +18,8 @@ class Amendment(Base):
     __table_args__ = (
         Index("ix_amendments_program_state", "program_id", "state"),
         Index("ix_amendments_review_due", "state", "due_at"),
+        Index("ix_amendments_search_text", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,10 +43,18 @@ class Amendment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # search_key(justification, resolution_number), kept by the listener below on every ORM write.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     program: Mapped[Program] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+@event.listens_for(Amendment, "before_insert")
+@event.listens_for(Amendment, "before_update")
+def _amendment_search_text(_mapper, _connection, amendment: Amendment) -> None:
+    amendment.search_text = search_key(amendment.justification, amendment.resolution_number)
 
 
 class AmendmentRevision(Base):

@@ -5,7 +5,7 @@ from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from services import amendments as am
+from services import amendments as am, lists
 from services.web.api.auth import login_required
 from services.web.context import current_services
 
@@ -39,6 +39,8 @@ class AmendmentTransitionIn(Schema):
 class AmendmentListQuery(Schema):
     program = fields.String(load_default=None)
     state = fields.String(load_default=None, validate=validate.OneOf(STATES))
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+    sort = fields.String(load_default="new", validate=validate.OneOf(("new", "old")))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
@@ -106,8 +108,11 @@ def create(body):
 def list_(args):
     """Amendments the caller may see; with ``program``, also the program's adopted history (seed included)."""
     with current_services().uow() as uow:
-        items, total = am.list_amendments(uow.session, g.actor, **args)
-        result = {"items": [amendment_view(uow.session, g.actor, a, full=False) for a in items], "total": total,
+        query = {k: v for k, v in args.items() if k != "page_size"}
+        found = lists.amendment_page(uow.session, g.actor, lists.AmendmentQuery(**query, per_page=args["page_size"]),
+                                     count_limit=None, clamp=False)
+        result = {"items": [amendment_view(uow.session, g.actor, a, full=False) for a in found.items],
+                  "total": found.total,
                   "page": args["page"], "page_size": args["page_size"]}
         if args["program"] and args["state"] in (None, "adopted"):
             result["history"] = am.adopted_history(uow.session, g.actor, args["program"])

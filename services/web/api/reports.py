@@ -8,7 +8,7 @@ from flask import Response, g, render_template, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from services import reports as rp
+from services import lists, reports as rp
 from services.web.api.auth import login_required
 from services.report_export import PdfUnavailable, export_report
 from services.web.context import current_services
@@ -85,8 +85,8 @@ def report_view(session, actor, report) -> dict:
 def list_(args):
     """Report cycles; filters: program, period, kind, state, overdue."""
     with current_services().uow() as uow:
-        items = rp.list_reports(uow.session, g.actor, rp.ReportFilter(**args))
-        return {"items": [report_summary(uow.session, g.actor, r) for r in items], "total": len(items)}
+        found = lists.report_page(uow.session, g.actor, lists.ReportQuery(**args, sort="due", per_page=None))
+        return {"items": [report_summary(uow.session, g.actor, r) for r in found.items], "total": found.total}
 
 
 @blp.route("/api/v1/reports/<int:report_id>")

@@ -30,6 +30,8 @@ class RequestListQuery(Schema):
     overdue = fields.Boolean(load_default=None)
     due_before = fields.AwareDateTime(load_default=None, default_timezone=None)
     due_after = fields.AwareDateTime(load_default=None, default_timezone=None)
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+    sort = fields.String(load_default="new", validate=validate.OneOf(("new", "old", "due")))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 

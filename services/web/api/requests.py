@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, request, send_file
 from flask_smorest import Blueprint
 
-from services import attachments, information_requests as ir
+from services import attachments, information_requests as ir, lists
 from services.web.api.auth import login_required
 from services.web.api.request_schemas import RequestCreate, RequestListQuery, RequestOut, TransitionIn
 from services.models.requests import Attachment
@@ -70,9 +70,12 @@ def list_(args):
     """Requests the caller's department sent or received; filters and pages."""
     services = current_services()
     with services.uow() as uow:
-        items, total = ir.list_requests(uow.session, g.actor, ir.RequestFilter(**args), now=services.now())
-        return {"items": [request_view(services, uow.session, g.actor, r) for r in items], "total": total,
-                "page": args["page"], "page_size": args["page_size"]}
+        query = dict(args)
+        query["per_page"] = query.pop("page_size")
+        found = lists.request_page(uow.session, g.actor, lists.RequestQuery(**query), now=services.now(),
+                                   count_limit=None, clamp=False)
+        return {"items": [request_view(services, uow.session, g.actor, r) for r in found.items],
+                "total": found.total, "page": args["page"], "page_size": args["page_size"]}
 
 
 @blp.route("/requests/<int:request_id>")

@@ -6,12 +6,12 @@ from decimal import Decimal, InvalidOperation
 
 from flask import flash, redirect, render_template, request, url_for
 
-from services import amendments as am
+from services import amendments as am, lists
 from services.web.api import amendments as amendments_api
 from services.registry import get_program, list_versions, load_version
 from services.web.pages import svg
-from services.web.pages.common import actor, as_int, bp, login_required, matches, paginate, run_action, services
-from services.web.pages.lists import department_names, programs_visible, users_by_id
+from services.web.pages.common import actor, as_int, bp, login_required, run_action, services
+from services.web.pages.lists import department_names, list_page, programs_visible, users_by_id
 from workflows.change_sets import apply_changes
 from workflows.core import Invalid, NotFound, Refusal
 
@@ -28,24 +28,17 @@ def amendments_list():
     state = request.args.get("state", "")
     with services().uow() as uow:
         session = uow.session
-        rows, page_no = [], 1
-        while True:
-            chunk, total = am.list_amendments(session, me, program=program or None,
-                                              state=state if state in am.WORKFLOW.states else None,
-                                              page=page_no, page_size=200)
-            rows += chunk
-            if not chunk or len(rows) >= total:
-                break
-            page_no += 1
-        rows = [a for a in rows if matches(q, a.id, a.justification, a.program.title, a.resolution_number,
-                                           am.WORKFLOW.state_labels.get(a.state))]
-        page = paginate(rows)
+        sort = request.args.get("sort", "")
+        query = lists.AmendmentQuery(q=q, program=program or None,
+                                     state=state if state in am.WORKFLOW.states else None,
+                                     sort=sort if sort in lists.AMENDMENT_SORTS else "new")
+        page = list_page(lambda f: lists.amendment_page(session, me, f), query)
         items = []
         for a in page.items:
             passport = am.current_passport(session, a)
             items.append({"a": a, "reviews": am.review_status(session, a, passport)})
         programs = programs_visible(session, me)
-        return render_template("webui/amendments_list.html", page=page, items=items, q=q, program=program,
+        return render_template("webui/amendments_list.html", page=page, items=items, q=q, program=program, sort=query.sort,
                                state=state, states=STATE_CHOICES, programs=programs,
                                decision_labels=DECISION_LABELS, names=department_names(session),
                                may_create=any(am.parties(me, p.passport) & {"executor", "admin"} for p in programs))

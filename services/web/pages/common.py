@@ -136,6 +136,7 @@ def _stale_page(_exc):
 # --- lists: search and pages -------------------------------------------------------
 
 PAGE_SIZE = 20
+MAX_PAGE = 100_000  # the API's own bound; an OFFSET past it is nobody's page
 
 
 @dataclass
@@ -145,6 +146,11 @@ class Page:
     pages: int
     total: int
     size: int
+    exact: bool = True  # False: ``total`` is a lower bound (services.lists counts only so far)
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.size < self.total
 
     def url(self, number: int) -> str:
         args = request.args.to_dict()
@@ -154,7 +160,7 @@ class Page:
 
 def page_number() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        return min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 

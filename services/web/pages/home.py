@@ -5,9 +5,9 @@ from datetime import timedelta
 
 from flask import render_template
 
-from services import information_requests as ir
+from services import information_requests as ir, lists
 from services.web.pages.common import actor, bp, login_required, services
-from services.web.pages.lists import all_requests, department_names, open_amendments_for, open_reports_for
+from services.web.pages.lists import department_names, open_amendments_for, open_reports_for
 
 
 def _urgency(req, today):
@@ -43,16 +43,14 @@ def home():
             else:
                 review.append(row)
         waiting = []
-        for state in ("sent", "clarification_requested"):
-            for req in all_requests(session, me, state=state):
-                if req.thread.requester_department.code == me.department:
-                    group, late = _urgency(req, today)
-                    waiting.append({"req": req, "deadline": ir.deadline_of(svc, req), "late": late,
-                                    "group": group})
-        waiting.sort(key=lambda r: (r["req"].due_at is None, r["req"].due_at or 0))
+        sent = lists.waiting_on_others(session, me)
+        for req in sent.items:
+            group, late = _urgency(req, today)
+            waiting.append({"req": req, "deadline": ir.deadline_of(svc, req), "late": late, "group": group})
         reports = open_reports_for(session, me)
         amendments = open_amendments_for(session, me)
         names = department_names(session)
         return render_template("webui/home.html", groups=groups, review=review, waiting=waiting,
                                reports=reports, amendments=amendments, names=names, today=today,
+                               waiting_total=sent.total if sent.exact else f"более {sent.total - 1}",
                                total=sum(len(v) for v in groups.values()) + len(review))

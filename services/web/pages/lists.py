@@ -1,28 +1,23 @@
-"""Reading helpers over the use-case functions (the same ones the API lists with)."""
+"""Reading helpers over the use-case functions (the lists themselves are in ``services.lists``)."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from services import amendments as am
-from services import information_requests as ir
+from services import lists
 from services import reports as rp
 from services.models.registry import Department, Program
 from services.registry import load_version
 from workflows.core import Actor
 from services.models.registry import User
+from services.web.pages.common import PAGE_SIZE, Page, page_number
 
-MAX_ROWS = 5000
 
-
-def all_requests(session, actor: Actor, **filters) -> list:
-    """Every visible request matching the filters, newest first (paged through ``list_requests``)."""
-    items, page = [], 1
-    while True:
-        chunk, total = ir.list_requests(session, actor, ir.RequestFilter(page=page, page_size=200, **filters))
-        items += chunk
-        if not chunk or len(items) >= min(total, MAX_ROWS):
-            return items
-        page += 1
+def list_page(fetch, query) -> Page:
+    """Run a ``services.lists`` query for the page asked for in the URL; the pager's view of the result."""
+    query.page, query.per_page = page_number(), PAGE_SIZE
+    found = fetch(query)
+    return Page(found.items, found.page, found.pages, found.total, found.per_page, found.exact)
 
 
 def department_names(session) -> dict[str, str]:
@@ -42,9 +37,9 @@ def programs_visible(session, actor: Actor) -> list:
 def open_reports_for(session, actor: Actor) -> list[dict]:
     """Reports on which the actor has an action to take now."""
     out = []
-    for report in rp.list_reports(session, actor, rp.ReportFilter()):
-        if report.state == "published":
-            continue
+    reports = lists.report_page(session, actor, lists.ReportQuery(exclude_states=("published",), sort="due",
+                                                                  per_page=None)).items
+    for report in reports:
         passport = rp._passport(session, report).passport
         events = [e for e in rp.WORKFLOW.allowed_events(report, rp.parties(actor, passport))
                   if e != "collection_complete"]
@@ -57,10 +52,9 @@ def open_reports_for(session, actor: Actor) -> list[dict]:
 def open_amendments_for(session, actor: Actor) -> list[dict]:
     """Amendments awaiting the actor's department: its review, or the executor's next step."""
     out = []
-    items, _ = am.list_amendments(session, actor, page=1, page_size=200)
+    items = lists.amendment_page(session, actor, lists.AmendmentQuery(exclude_states=("adopted", "withdrawn"),
+                                                                      per_page=None)).items
     for a in items:
-        if a.state in ("adopted", "withdrawn"):
-            continue
         passport = am.current_passport(session, a)
         events = am.WORKFLOW.allowed_events(a, am.parties(actor, passport))
         status = am.review_status(session, a, passport)

@@ -5,12 +5,12 @@ import re
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from services import reports as rp
+from services import lists, reports as rp
 from services.web.api import reports as reports_api
 from services.report_export import PdfUnavailable, export_report
 from services.web.pages import svg
-from services.web.pages.common import actor, bp, login_required, matches, paginate, run_action, services
-from services.web.pages.lists import department_names, programs_visible, users_by_id
+from services.web.pages.common import actor, bp, login_required, run_action, services
+from services.web.pages.lists import department_names, list_page, programs_visible, users_by_id
 from workflows.core import Invalid
 from workflows.report import EXECUTOR
 
@@ -33,13 +33,9 @@ def reports_list():
     overdue = request.args.get("overdue") == "1"
     today = svc.now().astimezone(svc.tz).date()
     with svc.uow() as uow:
-        f = rp.ReportFilter(program=program or None, state=state if state in rp.WORKFLOW.states else None,
-                            overdue=True if overdue else None)
-        rows = [r for r in rp.list_reports(uow.session, me, f)
-                if matches(q, r.period, rp.period_label(r), r.program.title, r.program.slug,
-                           rp.WORKFLOW.state_labels.get(r.state), "годовой" if r.kind == "annual" else "квартальный")]
-        rows.sort(key=lambda r: (r.year, r.quarter or 5), reverse=True)
-        page = paginate(rows)
+        query = lists.ReportQuery(q=q, program=program or None, state=state if state in rp.WORKFLOW.states else None,
+                                  overdue=True if overdue else None)
+        page = list_page(lambda f: lists.report_page(uow.session, me, f, now=svc.now()), query)
         items = [{"report": r, "label": rp.period_label(r), "late": _days_late(r, today)} for r in page.items]
         return render_template("webui/reports_list.html", page=page, items=items, q=q, program=program,
                                state=state, overdue=overdue, states=STATE_CHOICES,

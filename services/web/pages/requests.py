@@ -6,15 +6,15 @@ import re
 from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from services import attachments, information_requests as ir
+from services import attachments, information_requests as ir, lists
 from services.answer_forms import FIELD_TYPES
 from services.models.registry import User
 from services.models.requests import Attachment
 from services.web.pages import svg
 from services.web.pages.common import (
-    actor, bp, flash_refusal, login_required, matches, paginate, run_action, services,
+    actor, bp, flash_refusal, login_required, run_action, services,
 )
-from services.web.pages.lists import all_requests, department_names, programs_visible
+from services.web.pages.lists import department_names, list_page, programs_visible
 from workflows.core import Invalid, NotFound, Refusal
 
 STATE_CHOICES = [("", "Все состояния")] + [(s, ir.WORKFLOW.state_labels[s]) for s in ir.WORKFLOW.states]
@@ -30,22 +30,15 @@ def requests_list():
     q = request.args.get("q", "").strip()
     state = request.args.get("state", "")
     box = request.args.get("box", "")
+    sort = request.args.get("sort", "")
     with svc.uow() as uow:
-        filters = {"state": state} if state in ir.WORKFLOW.states else {}
-        if request.args.get("overdue") == "1":
-            filters["overdue"] = True
-        rows = all_requests(uow.session, actor(), **filters)
+        query = lists.RequestQuery(q=q, state=state if state in ir.WORKFLOW.states else None,
+                                   box=box if box in ("in", "out") else None,
+                                   overdue=True if request.args.get("overdue") == "1" else None,
+                                   sort=sort if sort in lists.REQUEST_SORTS else "new")
+        page = list_page(lambda f: lists.request_page(uow.session, actor(), f, now=svc.now()), query)
         names = department_names(uow.session)
-        me = actor().department
-        if box == "in":
-            rows = [r for r in rows if r.department.code == me]
-        elif box == "out":
-            rows = [r for r in rows if r.thread.requester_department.code == me]
-        rows = [r for r in rows if matches(q, r.id, r.thread.subject, r.thread.body, r.department.name,
-                                           r.thread.requester_department.name,
-                                           ir.WORKFLOW.state_labels.get(r.state))]
-        page = paginate(rows)
-        return render_template("webui/requests_list.html", page=page, q=q, state=state, box=box,
+        return render_template("webui/requests_list.html", page=page, q=q, state=state, box=box, sort=query.sort,
                                states=STATE_CHOICES, names=names, overdue=request.args.get("overdue") == "1",
                                is_overdue=ir.is_request_overdue, can_create=actor().has_role(*ir.CREATOR_ROLES))
 
@@ -196,7 +189,7 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, status=
         deadline = ir.deadline_of(svc, req)
         who = ir.parties(me, req)
         allowed = ir.WORKFLOW.allowed_events(req, who)
-        siblings = all_requests(session, me, thread=req.thread_id)
+        siblings = lists.thread_copies(session, me, req.thread_id)
         history = ir.history(session, me, request_id)
         user_ids = {r.actor_id for r in history if r.actor_id} | {req.thread.created_by_id}
         answer = ir.latest_answer(session, req.id)
