@@ -160,4 +160,11 @@ class Transport(filesystem.Transport):
     """``broker_transport = "services.adapters.fs_transport:Transport"`` with ``broker_url = "filesystem://"``."""
 
     Channel = Channel
-    global_state = filesystem.Transport.global_state
+    # kombu keeps one binding table per process for every filesystem connection; one per control
+    # folder instead, so a binding recorded for one broker folder is never taken as done for another.
+    _states: dict[str, virtual.BrokerState] = {}
+
+    def __init__(self, client, **kwargs):
+        super().__init__(client, **kwargs)
+        folder = os.path.abspath(str(client.transport_options.get("control_folder", "control")))
+        self.state = self._states.setdefault(folder, virtual.BrokerState())
