@@ -85,6 +85,7 @@ class Settings:
             mail_from=env.get("MAIL_FROM") or "interdept@localhost",
             base_url=env.get("INTERDEPT_BASE_URL") or "http://127.0.0.1:8000",
             outbox_republish_after=_int(env, "INTERDEPT_OUTBOX_REPUBLISH_AFTER", 30),
+            relay_interval=float(_int(env, "INTERDEPT_RELAY_INTERVAL", 10)),
             mail_retry_for=_int(env, "INTERDEPT_MAIL_RETRY_FOR", 24 * 3600),
             queue=env.get("INTERDEPT_QUEUE") or "interdept",
         )

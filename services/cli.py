@@ -1,11 +1,9 @@
 """`interdept`: the one entry point for operators."""
 from __future__ import annotations
 
+import logging
 import os
-import signal
-import subprocess
 import sys
-import time
 from datetime import date, datetime, timezone
 
 import click
@@ -13,6 +11,7 @@ import click
 from config.settings import Settings
 from services.adapters.audit import verify
 from services.adapters.migrate import upgrade
+from services.adapters.supervisor import Supervisor
 from services.bootstrap import bootstrap
 from services.deadlines import sweep
 from services.events.outbox import relay
@@ -251,38 +250,23 @@ def beat() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
-def run(host: str, port: int) -> None:
-    """Web + worker + beat together, until Ctrl-C."""
+@click.option("--max-backoff", default=30.0, type=float, show_default=True,
+              help="Longest wait, in seconds, before a child that keeps dying is started again.")
+def run(host: str, port: int, max_backoff: float) -> None:
+    """Web + worker + beat together, each restarted if it dies, until Ctrl-C or SIGTERM."""
     settings = _settings()
     settings.ensure_dirs()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/supervisor] %(message)s")
     me = [sys.executable, "-m", "services.cli"]
-    procs = [
-        subprocess.Popen([*me, "web", "--host", host, "--port", str(port)]),
-        subprocess.Popen([*me, "worker"]),
-        subprocess.Popen([*me, "beat"]),
-    ]
+    supervisor = Supervisor({
+        "web": [*me, "web", "--host", host, "--port", str(port)],
+        "worker": [*me, "worker"],
+        "beat": [*me, "beat"],
+    }, max_backoff=max_backoff)
     click.echo(f"interdept is running at http://{host}:{port}/ (API docs: /docs, spec: /openapi.json)")
     click.echo(f"state lives in {settings.var_dir}; press Ctrl-C to stop")
-
-    def stop(*_):
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    sys.exit(0)
+    sys.exit(supervisor.run())
 
 
 @main.group()

@@ -21,6 +21,7 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 HANDLE_EVENT_TASK = "interdept.handle_event"
+FS_TRANSPORT = "services.adapters.fs_transport:Transport"
 
 
 def celery_config(settings: Settings) -> dict:
@@ -39,17 +40,22 @@ def celery_config(settings: Settings) -> dict:
         worker_hijack_root_logger=False,
     )
     if settings.broker_is_filesystem:
-        folder = settings.broker_dir / "queue"
-        processed = settings.broker_dir / "processed"
-        for path in (folder, processed):
+        # Our subclass of kombu's filesystem transport: messages appear whole or not at all
+        # (fs_transport.py says why). Claimed files move to processed/ and are removed once read;
+        # a malformed one goes to bad/. All folders on one filesystem, so every move is a rename.
+        conf["broker_transport"] = FS_TRANSPORT
+        folders = {name: settings.broker_dir / name for name in ("queue", "processed", "tmp", "bad", "control")}
+        for path in folders.values():
             path.mkdir(parents=True, exist_ok=True)
         conf["broker_transport_options"] = {
-            "data_folder_in": str(folder),
-            "data_folder_out": str(folder),
-            "processed_folder": str(processed),
+            "data_folder_in": str(folders["queue"]),
+            "data_folder_out": str(folders["queue"]),
+            "processed_folder": str(folders["processed"]),
+            "tmp_folder": str(folders["tmp"]),
+            "bad_folder": str(folders["bad"]),
             "store_processed": False,
             "polling_interval": 0.2,
-            "control_folder": str(settings.broker_dir / "control"),
+            "control_folder": str(folders["control"]),
         }
     elif settings.broker_url.startswith("redis"):
         conf["broker_transport_options"] = {
