@@ -17,6 +17,8 @@ from services.web.pages.common import (
 from services.web.pages.lists import all_requests, department_names, programs_visible
 from workflows.core import Invalid, NotFound, Refusal
 
+ALLOWED_FILES = attachments.ALLOWED_TEXT  # shown under the upload field
+
 STATE_CHOICES = [("", "Все состояния")] + [(s, ir.WORKFLOW.state_labels[s]) for s in ir.WORKFLOW.states]
 TYPE_LABELS = {"decimal": "Число", "integer": "Целое число", "text": "Текст", "date": "Дата", "file": "Файл"}
 
@@ -187,7 +189,7 @@ def _answer_data(form_def: list[dict], formdata) -> dict:
     return data
 
 
-def _page(request_id: int, *, errors=None, submitted=None, message=None, status=200):
+def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_errors=None, status=200):
     svc = services()
     me = actor()
     with svc.uow() as uow:
@@ -217,6 +219,7 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, status=
             diagram=svg.state_diagram(ir.WORKFLOW, req.state), is_overdue=ir.is_request_overdue(req),
             errors=errors or {}, submitted=submitted or {}, message=message, type_labels=TYPE_LABELS,
             may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
+            upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES,
         ), status
 
 
@@ -299,6 +302,8 @@ def request_upload(request_id: int):
                 sent.filename if sent else None, sent.mimetype if sent else None, data))
             name = att.filename
             uow.commit()
+    except Invalid as exc:  # the file itself: shown at the upload field, nothing stored
+        return _page(request_id, upload_errors=exc.fields or {"file": [exc.message]}, status=422)
     except Refusal as exc:
         flash_refusal(exc)
     else:
