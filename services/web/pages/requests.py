@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from services import attachments, information_requests as ir
+from services.adapters.mail import failed_emails
 from services.answer_forms import FIELD_TYPES
 from services.models.registry import User
 from services.models.requests import Attachment
@@ -212,6 +213,9 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
             colleagues = session.execute(select(User).where(User.department_id == req.department_id,
                                                             User.active.is_(True)).order_by(User.name)).scalars().all()
         names = department_names(session)
+        # The requester (and the admin) are told when an email about this copy could not go.
+        mail_failures = (failed_emails(session, f"information_request:{req.id}")
+                         if "requester" in who or me.has_role("admin") else [])
         return render_template(
             "webui/request.html", req=req, deadline=deadline, allowed=allowed, siblings=siblings,
             history=history, users=users, answer=answer, attachments=attachments, colleagues=colleagues,
@@ -219,7 +223,7 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
             diagram=svg.state_diagram(ir.WORKFLOW, req.state), is_overdue=ir.is_request_overdue(req),
             errors=errors or {}, submitted=submitted or {}, message=message, type_labels=TYPE_LABELS,
             may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
-            upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES,
+            upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES, mail_failures=mail_failures,
         ), status
 
 
