@@ -29,7 +29,10 @@ class _TimedSMTP(smtplib.SMTP):
     deadline: float | None = None
 
     def _clip(self) -> None:
-        if self.deadline is None or self.sock is None:
+        if self.sock is None:
+            return
+        if self.deadline is None:
+            self.sock.settimeout(self.timeout)
             return
         left = self.deadline - time.monotonic()
         if left <= 0:

@@ -215,3 +215,25 @@ def test_beat_runs_the_mail_relay_often_enough_for_a_minute():
     settings = Settings.from_env({"INTERDEPT_VAR_DIR": "/tmp/interdept-beat-check"})
     schedule = create_celery(settings).conf.beat_schedule["mail-relay"]["schedule"]
     assert settings.mail_stuck_after + schedule <= 60
+
+
+def test_one_smtp_exchange_is_cut_at_the_message_time_limit_however_slow_the_server(monkeypatch):
+    """The stuck timeout counts on it: a server that takes longer to answer than the limit is a
+    temporary failure of that message, not a worker held beyond its claim."""
+    from email.message import EmailMessage
+
+    from services.adapters import mailers
+
+    sink = SlowSink(delay=4.0)
+    sink.controller.start()
+    monkeypatch.setattr(mailers, "MESSAGE_TIME_LIMIT", 1.0)
+    try:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@test", "b@test", "slow"
+        message.set_content("t")
+        started = time.monotonic()
+        with pytest.raises(mailers.TemporaryMailError):
+            mailers.SmtpMailer("127.0.0.1", sink.port, timeout=10.0).send(message)
+        assert time.monotonic() - started < 4.0  # cut before the server answered, not at the 10 s timeout
+    finally:
+        sink.controller.stop()
