@@ -43,6 +43,9 @@ class Settings:
     outbox_republish_after: int = 30
     relay_interval: float = 10.0
     mail_retry_for: int = 24 * 3600
+    # An email left 'sending' this long after its claim was last renewed (a killed worker's) is sent
+    # again by the mail relay; beat runs the relay every relay_interval, so it goes within a minute.
+    mail_stuck_after: int = 45
     # One Celery queue per deployment; tests give each run its own so runs sharing a Redis never mix.
     queue: str = "interdept"
     extra: dict = field(default_factory=dict)
@@ -87,6 +90,7 @@ class Settings:
             outbox_republish_after=_int(env, "INTERDEPT_OUTBOX_REPUBLISH_AFTER", 30),
             relay_interval=float(_int(env, "INTERDEPT_RELAY_INTERVAL", 10)),
             mail_retry_for=_int(env, "INTERDEPT_MAIL_RETRY_FOR", 24 * 3600),
+            mail_stuck_after=_int(env, "INTERDEPT_MAIL_STUCK_AFTER", 45),
             queue=env.get("INTERDEPT_QUEUE") or "interdept",
         )
         values.update(overrides)

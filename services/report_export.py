@@ -1,12 +1,12 @@
 """The report form as an XLSX workbook, built from the report's content (frozen once submitted)."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from dataclasses import dataclass
 from io import BytesIO
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from services import reports as rp
 
@@ -33,17 +33,39 @@ def _done(value) -> str:
     return "нет сведений" if value is None else ("да" if value else "нет")
 
 
-# A cell that starts like this is a formula to a spreadsheet (OWASP's formula-injection rule).
+# A cell that starts like this is a formula to a spreadsheet (OWASP's formula-injection rule),
+# unless it is a plain number ("-5"), which a spreadsheet reads as the number it is.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+# Control characters other than tab and line ends, lone surrogates and the two non-characters:
+# XML (the XLSX inside) cannot carry them, and they have no business in a CSV either.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    return _ILLEGAL.sub("", text)
+
+
+def looks_like_formula(text: str) -> bool:
+    """The one rule for every export (XLSX and CSV): would a spreadsheet run this text?"""
+    return text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text)
+
+
+def csv_field(value) -> str:
+    """A CSV cell: blanks stay blank, text that looks like a formula gets OWASP's leading quote."""
+    if value is None:
+        return ""
+    text = clean_text(str(value))
+    return "'" + text if looks_like_formula(text) else text
 
 
 def _cell(ws, row: int, column: int, value):
     """Every cell goes through here: text is written as text, never as a formula, and characters
     XML cannot carry are dropped (openpyxl would refuse the whole workbook)."""
     if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        value = clean_text(value)
         cell = ws.cell(row=row, column=column, value=value)
-        if value.startswith(_FORMULA_START):
+        if looks_like_formula(value):
             cell.data_type = "s"
         return cell
     return ws.cell(row=row, column=column, value=value)

@@ -13,7 +13,8 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(
         beat_schedule={
             "outbox-relay": {"task": "interdept.relay_outbox", "schedule": settings.relay_interval},
-            "mail-relay": {"task": "interdept.relay_mail", "schedule": 30.0},
+            # With mail_stuck_after (45 s), a killed worker's unsent mail goes out within a minute.
+            "mail-relay": {"task": "interdept.relay_mail", "schedule": settings.relay_interval},
             "deadline-sweep": {"task": "interdept.sweep_deadlines", "schedule": 60.0},
             "report-schedule": {"task": "interdept.schedule_reports", "schedule": 3600.0},
         },

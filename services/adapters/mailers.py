@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import smtplib
+import socket
+import time
 from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,6 +16,36 @@ class PermanentMailError(Exception):
 
 class TemporaryMailError(Exception):
     """Connection refused, timeout, 4xx: retry later."""
+
+
+# One message's whole SMTP exchange (MAIL, RCPT, DATA and the reply) ends within this many seconds,
+# however slowly a server drips its answers: the mail relay's stuck timeout counts on it.
+MESSAGE_TIME_LIMIT = 20.0
+
+
+class _TimedSMTP(smtplib.SMTP):
+    """Each wait on the socket is cut to what is left of the current message's time."""
+
+    deadline: float | None = None
+
+    def _clip(self) -> None:
+        if self.sock is None:
+            return
+        if self.deadline is None:
+            self.sock.settimeout(self.timeout)
+            return
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout(f"the message took longer than {MESSAGE_TIME_LIMIT:.0f} s")
+        self.sock.settimeout(min(self.timeout, left))
+
+    def send(self, s):
+        self._clip()
+        return super().send(s)
+
+    def getreply(self):
+        self._clip()
+        return super().getreply()
 
 
 class SmtpMailer:
@@ -29,7 +61,7 @@ class SmtpMailer:
     def session(self) -> Iterator[Callable[[EmailMessage], None]]:
         """One connection for several messages (a handler's emails go out together)."""
         try:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp = _TimedSMTP(self.host, self.port, timeout=self.timeout)
             if self.user:
                 smtp.starttls()
                 smtp.login(self.user, self.password or "")
@@ -37,10 +69,15 @@ class SmtpMailer:
             raise _classify(exc) from exc
 
         def send(message: EmailMessage) -> None:
+            smtp.deadline = time.monotonic() + MESSAGE_TIME_LIMIT
             try:
                 smtp.send_message(message)
             except (OSError, smtplib.SMTPException) as exc:
                 raise _classify(exc) from exc
+            except ValueError as exc:  # smtplib's own refusal to write this message (encoding, headers)
+                raise PermanentMailError(f"письмо не удалось передать: {exc}") from exc
+            finally:
+                smtp.deadline = None
 
         try:
             yield send
@@ -52,6 +89,8 @@ class SmtpMailer:
 
 
 def _classify(exc: Exception) -> Exception:
+    if isinstance(exc, smtplib.SMTPNotSupportedError):  # e.g. a non-ASCII address, no SMTPUTF8 there
+        return PermanentMailError(f"сервер не поддерживает: {exc}")
     if isinstance(exc, smtplib.SMTPResponseException):
         kind = PermanentMailError if 500 <= exc.smtp_code < 600 else TemporaryMailError
         return kind(f"{exc.smtp_code} {exc.smtp_error!r}")

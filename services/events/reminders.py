@@ -49,4 +49,5 @@ def send_reminders(uow: UnitOfWork, event, services) -> None:
         else:
             for step, item in entries:
                 queue_email(uow, services, dedupe_key=f"reminder:{step_key(step, user)}", recipient=user.email,
-                            template="reminder", context={"user": user, "e": entry_of(step, item, now, services)})
+                            template="reminder", context={"user": user, "e": entry_of(step, item, now, services)},
+                            item=f"{step.item_kind}:{step.item_id}")

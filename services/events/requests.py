@@ -49,6 +49,7 @@ def email_request_parties(uow, event, services) -> None:
             dedupe_key=f"{event.id}:{user.email}",
             recipient=user.email,
             template=template,
+            item=f"information_request:{req.id}",
             context={
                 "req": req, "thread": req.thread, "user": user, "event": event.payload,
                 "deadline": deadline, "requester": requester_dept,

@@ -13,7 +13,8 @@ MAIL_STATES = ("queued", "sending", "sent", "retrying", "failed")
 
 class OutgoingEmail(Base):
     __tablename__ = "outgoing_emails"
-    __table_args__ = (Index("ix_outgoing_emails_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outgoing_emails_due", "state", "next_attempt_at"),
+                      Index("ix_outgoing_emails_item", "item", "state"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
@@ -28,3 +29,5 @@ class OutgoingEmail(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What the email is about ("information_request:12"), so that item's page can say it failed.
+    item: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -718,18 +718,18 @@ def test_attachment_upload_and_download(as_user, services):
         assert got.headers["Content-Type"].startswith("application/pdf")
         assert "attachment" in got.headers["Content-Disposition"]
     assert as_user("econ").get(f"/api/v1/requests/{request_id}/attachments/{att['id']}").status_code == 404
-    assert upload(as_user("econ"), request_id, b"x", "a.pdf").status_code == 404
+    assert upload(as_user("econ"), request_id, b"%PDF-1.4 x", "a.pdf").status_code == 404
 
 
 def test_attachment_file_field_in_an_answer(as_user):
     form = [{"key": "scan", "label": "Скан", "type": "file", "required": True}]
     request_id = create(as_user, form=form)["requests"][0]["id"]
     other = create(as_user)["requests"][0]["id"]
-    foreign = upload(as_user("mfc"), other, b"other", "o.pdf").get_json()["id"]
+    foreign = upload(as_user("mfc"), other, b"%PDF-1.4 other", "o.pdf").get_json()["id"]
     response = fire(as_user, "mfc", request_id, "answer", data={"scan": foreign})
     assert response.status_code == 422
     assert "data.scan" in response.get_json()["error"]["fields"]
-    mine = upload(as_user("mfc"), request_id, b"scan", "s.pdf").get_json()["id"]
+    mine = upload(as_user("mfc"), request_id, b"%PDF-1.4 scan", "s.pdf").get_json()["id"]
     response = fire(as_user, "mfc", request_id, "answer", data={"scan": mine})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["answer"]["data"] == {"scan": mine}
@@ -775,8 +775,8 @@ def small_upload_client(services, tokens, tmp_path):
 def test_upload_over_the_limit_is_refused(as_user, small_upload_client):
     small, as_small = small_upload_client
     request_id = create(as_user)["requests"][0]["id"]
-    assert upload(as_small("mfc"), request_id, b"a" * 1024, "ok.pdf").status_code == 201
-    response = upload(as_small("mfc"), request_id, b"a" * 1025, "big.pdf")
+    assert upload(as_small("mfc"), request_id, b"%PDF-" + b"a" * 1019, "ok.pdf").status_code == 201
+    response = upload(as_small("mfc"), request_id, b"%PDF-" + b"a" * 1020, "big.pdf")
     assert response.status_code == 422, response.get_json()
     assert "file" in response.get_json()["error"]["fields"]
     # Far over the limit: refused by the body-size guard, still as a JSON error.

@@ -291,7 +291,7 @@ def assert_nothing_lost_nothing_twice(services, sink: Sink, lifecycles: int, *, 
     """Every event handled once by each of its handlers; every email at the sink once.
 
     Emails left in 'sending' (a process died between the claim and the 'sent'
-    mark) are sent again as the mail relay would five minutes later; only those
+    mark) are sent again as the mail relay would once their claim is stuck (45 s); only those
     may arrive twice, and at most ``max_duplicates`` of them.
     """
     from services.adapters.mail import mail_relay

@@ -41,5 +41,5 @@ def mail_log(args):
             "id": m.id, "recipient": m.recipient, "subject": m.subject, "state": m.state, "attempts": m.attempts,
             "last_error": m.last_error, "created_at": m.created_at.isoformat(),
             "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-            "next_attempt_at": m.next_attempt_at.isoformat(), "message_id": m.message_id,
+            "next_attempt_at": m.next_attempt_at.isoformat(), "message_id": m.message_id, "item": m.item,
         } for m in rows]}

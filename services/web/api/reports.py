@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from services import lists, reports as rp
 from services.web.api.auth import login_required
-from services.report_export import PdfUnavailable, export_report
+from services.report_export import PdfUnavailable, csv_field, export_report
 from services.web.context import current_services
 from workflows.report_content import diff
 from workflows.core import Invalid, Refusal
@@ -168,8 +168,9 @@ def _csv(view: dict, slug: str) -> Response:
     writer = csv.DictWriter(buf, fieldnames=rp.CSV_COLUMNS)
     writer.writeheader()
     for row in rp.public_rows(view):
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8",
+        writer.writerow({k: csv_field(v) for k, v in row.items()})
+    # Flask adds "; charset=utf-8" to a text/* mimetype itself.
+    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{slug}.csv"'})
 
 

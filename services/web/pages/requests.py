@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from services import attachments, information_requests as ir, lists
+from services.adapters.mail import failed_emails
 from services.answer_forms import FIELD_TYPES
 from services.models.registry import User
 from services.models.requests import Attachment
@@ -16,6 +17,8 @@ from services.web.pages.common import (
 )
 from services.web.pages.lists import department_names, list_page, programs_visible
 from workflows.core import Invalid, NotFound, Refusal
+
+ALLOWED_FILES = attachments.ALLOWED_TEXT  # shown under the upload field
 
 STATE_CHOICES = [("", "Все состояния")] + [(s, ir.WORKFLOW.state_labels[s]) for s in ir.WORKFLOW.states]
 TYPE_LABELS = {"decimal": "Число", "integer": "Целое число", "text": "Текст", "date": "Дата", "file": "Файл"}
@@ -180,7 +183,7 @@ def _answer_data(form_def: list[dict], formdata) -> dict:
     return data
 
 
-def _page(request_id: int, *, errors=None, submitted=None, message=None, status=200):
+def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_errors=None, status=200):
     svc = services()
     me = actor()
     with svc.uow() as uow:
@@ -203,6 +206,9 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, status=
             colleagues = session.execute(select(User).where(User.department_id == req.department_id,
                                                             User.active.is_(True)).order_by(User.name)).scalars().all()
         names = department_names(session)
+        # The requester (and the admin) are told when an email about this copy could not go.
+        mail_failures = (failed_emails(session, f"information_request:{req.id}")
+                         if "requester" in who or me.has_role("admin") else [])
         return render_template(
             "webui/request.html", req=req, deadline=deadline, allowed=allowed, siblings=siblings,
             history=history, users=users, answer=answer, attachments=attachments, colleagues=colleagues,
@@ -210,6 +216,7 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, status=
             diagram=svg.state_diagram(ir.WORKFLOW, req.state), is_overdue=ir.is_request_overdue(req),
             errors=errors or {}, submitted=submitted or {}, message=message, type_labels=TYPE_LABELS,
             may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
+            upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES, mail_failures=mail_failures,
         ), status
 
 
@@ -292,6 +299,8 @@ def request_upload(request_id: int):
                 sent.filename if sent else None, sent.mimetype if sent else None, data))
             name = att.filename
             uow.commit()
+    except Invalid as exc:  # the file itself: shown at the upload field, nothing stored
+        return _page(request_id, upload_errors=exc.fields or {"file": [exc.message]}, status=422)
     except Refusal as exc:
         flash_refusal(exc)
     else:
