@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Flask, request
+from flask import Flask, current_app, g, request
 
 from services.web.api.errors import error_response
+from services.web.fields import form_problems
+from services.web.session import current_web_user
+from workflows.core import Invalid
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 19           # 2**63 has 19 digits; parse no more than that
@@ -104,6 +107,43 @@ def _refuse(error: BadInput):
     return error_response(422, "invalid", f"Данные не прошли проверку: {field}", {field: [error.reason]})
 
 
+FORM_REFUSED = "Форма не принята: исправьте отмеченные поля."
+
+
+def _form_errors() -> dict[str, list[str]]:
+    """Every form field's text, then its length, line and number limits (``services.web.fields``)."""
+    errors: dict[str, list[str]] = {}
+    for name, value in request.form.items(multi=True):
+        for text, where in ((name, name[:100]), (value, name[:100])):
+            try:
+                check_text(text, where)
+            except BadInput as error:
+                errors.setdefault(error.field, []).append(error.reason)
+    if errors:
+        return errors
+    return form_problems(request.form)
+
+
+def _guard_form():
+    """Web forms: refused with the field's reason as a page (422), or handed to a view that shows
+    them at the field (``g.form_errors``); checked after sign-in, so a stranger is sent to sign in."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.form:
+        return None
+    errors = _form_errors()
+    if not errors:
+        return None
+    if request.path.startswith("/api/"):
+        field = next(iter(errors))
+        return error_response(422, "invalid", f"Данные не прошли проверку: {field}", errors)
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "requires_sign_in", False) and current_web_user() is None:
+        return None  # the view sends them to sign in; nothing reaches the logic
+    if getattr(view, "shows_form_errors", False):
+        g.form_errors = errors
+        return None
+    raise Invalid(FORM_REFUSED, fields=errors)
+
+
 def init_input_guard(app: Flask) -> None:
     @app.before_request
     def _guard_input():
@@ -121,4 +161,4 @@ def init_input_guard(app: Flask) -> None:
                         return None  # malformed JSON: the view's parser answers 400 as before
         except BadInput as error:
             return _refuse(error)
-        return None
+        return _guard_form()
