@@ -137,9 +137,33 @@ def text_entries(**rules: Text):
     """A validator for a free-form ``data`` object: the named entries, when strings, within their rules."""
 
     def check(data: dict) -> None:
-        problems = {key: [rule.problem(data[key])] for key, rule in rules.items()
-                    if isinstance(data.get(key), str) and rule.problem(data[key])}
+        problems = {}
+        for key, rule in rules.items():
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                problems[key] = ["Ожидается строка."]
+            elif value is not None and rule.problem(value):
+                problems[key] = [rule.problem(value)]
         if problems:
             raise ValidationError(problems)
 
     return check
+
+
+_CHANGE_TEXTS = {"source": CODE, "indicator": CODE, "key": CODE, "op": CODE, "text": SECTION_TEXT}
+
+
+def change_set_shape(changes: dict) -> None:
+    """A change set's names and texts are strings within their limits (a list as a source was a 500);
+    everything else about it is the use case's to judge."""
+    problems = {}
+    for group, items in changes.items():
+        for n, item in enumerate(items if isinstance(items, list) else []):
+            for key, rule in _CHANGE_TEXTS.items():
+                value = item.get(key) if isinstance(item, dict) else None
+                if value is not None and not isinstance(value, str):
+                    problems[f"{group}[{n}].{key}"] = ["Ожидается строка."]
+                elif value is not None and rule.problem(value):
+                    problems[f"{group}[{n}].{key}"] = [rule.problem(value)]
+    if problems:
+        raise ValidationError(problems)

@@ -20,6 +20,7 @@ from services.web.session import current_web_user
 from workflows.core import Invalid
 
 MAX_DEPTH = 32
+MAX_JSON_BYTES = 1 << 20      # the largest body we take (a program section's text) is well below
 MAX_INT_DIGITS = 19           # 2**63 has 19 digits; parse no more than that
 INT_LIMIT = 2 ** 63           # the largest integer any column holds is below this
 _LONG_INT = re.compile(r"-?[0-9]{19,}")
@@ -36,6 +37,10 @@ def _int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
         raise BadInput("", "число слишком велико")
     return int(text)
+
+
+def _no_constant(name: str):
+    raise BadInput("", f"{name} — не число JSON")
 
 
 def check_text(value: str, field: str) -> None:
@@ -70,13 +75,19 @@ def check_value(value, field: str = "", depth: int = 0) -> None:
             check_value(item, f"{field}[{n}]" if field else f"[{n}]", depth + 1)
 
 
+class TooLarge(BadInput):
+    pass
+
+
 def parse_json(raw: bytes):
-    """Parse with the integer size bounded before conversion and the depth bounded by the walk."""
+    """Parse with the size bounded first, the integer size before conversion, the depth by the walk."""
+    if len(raw) > MAX_JSON_BYTES:
+        raise TooLarge("body", f"тело запроса больше {MAX_JSON_BYTES // 1024} КБ")
     text = raw.decode("utf-8")
     # A cheap bound first, so the parser's own recursion is never what stops a deep body.
-    if _max_nesting(text) > MAX_DEPTH + 1:
+    if text.count("[") + text.count("{") > MAX_DEPTH and _max_nesting(text) > MAX_DEPTH + 1:
         raise BadInput("body", f"вложенность глубже {MAX_DEPTH} уровней")
-    value = json.loads(text, parse_int=_int)
+    value = json.loads(text, parse_int=_int, parse_constant=_no_constant)
     check_value(value)
     return value
 
@@ -104,6 +115,8 @@ def _max_nesting(text: str) -> int:
 
 def _refuse(error: BadInput):
     field = error.field or "body"
+    if isinstance(error, TooLarge):
+        return error_response(413, "too_large", f"Слишком большой запрос: {error.reason}.", {field: [error.reason]})
     return error_response(422, "invalid", f"Данные не прошли проверку: {field}", {field: [error.reason]})
 
 

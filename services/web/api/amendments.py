@@ -9,7 +9,7 @@ from services import amendments as am
 from services.web.api.auth import login_required
 from services.web.context import current_services
 from services.web.fields import (
-    CODE, COMMENT, DAYS, LONG_TEXT, RESOLUTION_NUMBER, SHORT, SLUG, VERSION, text_entries,
+    CODE, COMMENT, DAYS, LONG_TEXT, RESOLUTION_NUMBER, SHORT, SLUG, VERSION, change_set_shape, text_entries,
 )
 
 blp = Blueprint("amendments", __name__, url_prefix="/api/v1", description="Изменения в программы")
@@ -21,13 +21,13 @@ class AmendmentCreate(Schema):
     program = SLUG.field(required=True)
     base_version = VERSION.field(load_default=None)
     justification = LONG_TEXT.field(required=True)
-    changes = fields.Dict(required=True)
+    changes = fields.Dict(required=True, validate=change_set_shape)
     review_working_days = DAYS.field(load_default=None)
 
 
 class AmendmentUpdate(Schema):
     justification = LONG_TEXT.field(load_default=None)
-    changes = fields.Dict(load_default=None)
+    changes = fields.Dict(load_default=None, validate=change_set_shape)
     comment = COMMENT.field(load_default="")
     version = VERSION.field(load_default=None)
 
