@@ -66,8 +66,13 @@ class Browser:
 
     def post_raw(self, url: str, pairs: list[tuple[str, str]]):
         """Pairs url-encoded by hand, so a lone surrogate goes as the bytes a broken client sends."""
-        encoded = "&".join(quote(k.encode("utf-8", "surrogatepass")) + "=" + quote(v.encode("utf-8", "surrogatepass"))
-                           for k, v in pairs + [("csrf_token", self.token)])
+        def enc(text: str) -> bytes:
+            # A lone surrogate goes as its raw bytes (not %-escaped: werkzeug would keep "%ED%A0%80" as
+            # harmless text), so the body is not UTF-8, as a broken client's is.
+            return b"".join(part.encode("utf-8", "surrogatepass") if "\ud800" <= part <= "\udfff"
+                            else quote(part.encode("utf-8")).encode() for part in re.split("([\ud800-\udfff])", text))
+
+        encoded = b"&".join(enc(k) + b"=" + enc(v) for k, v in pairs + [("csrf_token", self.token)])
         return self.client.post(url, data=encoded, content_type="application/x-www-form-urlencoded")
 
     def flashes(self) -> list:

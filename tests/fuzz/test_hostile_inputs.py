@@ -444,7 +444,7 @@ FORM_LINES = {"subject", "f-0-label", "program", "addressees", "event", "resolut
 def hostile_forms(data: dict) -> list[tuple[str, list[tuple[str, str]]]]:
     cases = []
     for name in data:
-        values = ["nul\x00", "esc\x1b", "del\x7f", "\ud800", "я" * (1 << 20)]
+        values = ["nul\x00", "esc\x1b", "del\x7f", "\ud800", "x" * (1 << 20)]
         if name in FORM_LINES:
             values += LINE_BREAKS
         if name in FORM_NUMBERS:

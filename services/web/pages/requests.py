@@ -258,6 +258,7 @@ def request_answer(request_id: int):
         problems = {name.removeprefix("f_"): reasons for name, reasons in form_errors().items()}
         data = _answer_data(req.thread.form, request.form, problems)
         if problems:
+            uow.rollback()  # the page reads in a transaction of its own (SQLite: one writer at a time)
             return _page(request_id, errors=problems, submitted=request.form, status=422,
                          message="Ответ не отправлен: " + _refused_form(problems))
         try:
