@@ -52,6 +52,8 @@ class Number:
     max: int | None = None
 
     def problem(self, value: str) -> str | None:
+        if len(value) > 32:  # a typed number; a megabyte there was taken for "no number given"
+            return "Не длиннее 32 символов."
         digits = value.strip().lstrip("+-")
         # Any script's digits: int() reads them all, and fails beyond 4,300 of them.
         if re.fullmatch(r"\d+", digits) and (len(digits) > 19 or int(digits) >= self.limit):

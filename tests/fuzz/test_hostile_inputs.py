@@ -87,7 +87,9 @@ def _build(services, app, smtp) -> World:
                 **extra}
         return call("it", "POST", "/api/v1/requests", json=body)["requests"][0]["id"]
 
+    # The API cases and the web forms act on objects of their own (each ends with a valid call).
     ids = {"form": new("С формой", form=form), "text": new("Без формы"), "answered": new("Отвечен"),
+           "form_web": new("С формой (веб)", form=form), "text_web": new("Без формы (веб)"),
            "draft": _api(app, tokens, "it", "POST", "/api/v1/requests", json={
                "program": SLUG, "subject": "Черновик", "addressees": ["mfc"]})["requests"][0]["id"]}
     call("mfc", "POST", f"/api/v1/requests/{ids['answered']}/transitions",
@@ -96,7 +98,8 @@ def _build(services, app, smtp) -> World:
                              data={"file": (io.BytesIO(b"%PDF-1.4 x"), "a.pdf", "application/pdf")},
                              content_type="multipart/form-data")["id"]
     reports = call("admin", "GET", f"/api/v1/reports?program={SLUG}")["items"]
-    ids["report"] = next(r["id"] for r in reports if r["state"] == "draft")
+    drafts = [r["id"] for r in reports if r["state"] == "draft"]
+    ids["report"], ids["report_web"] = drafts[0], drafts[-1]
     change = {"indicator_targets": [{"indicator": "I3", "year": 2017, "value": "12"}],
               "financing": [{"year": 2017, "source": "city", "amount": "1"}]}
     ids["amendment"] = call("it", "POST", "/api/v1/amendments", json={
@@ -105,6 +108,12 @@ def _build(services, app, smtp) -> World:
         "program": SLUG, "justification": "На согласовании", "changes": change})["id"]
     call("it", "POST", f"/api/v1/amendments/{review}/transitions", json={"event": "submit_for_review"})
     ids["review"] = review
+    ids["amendment_web"] = call("it", "POST", "/api/v1/amendments", json={
+        "program": SLUG, "justification": "Черновик (веб)", "changes": change})["id"]
+    review = call("it", "POST", "/api/v1/amendments", json={
+        "program": SLUG, "justification": "На согласовании (веб)", "changes": change})["id"]
+    call("it", "POST", f"/api/v1/amendments/{review}/transitions", json={"event": "submit_for_review"})
+    ids["review_web"] = review
     with services.uow() as uow:
         users = {u.email: u.id for u in uow.session.execute(select(User)).scalars()}
     ids["mfc_staff"] = users["mfc.staff@kotovsk.example"]
@@ -412,28 +421,32 @@ def test_numbers_no_column_holds_in_a_query_are_4xx_on_both_databases(world, que
 
 def form_bases(w: World) -> dict[str, tuple[str, dict, dict]]:
     """Each web form route: who, the path's ids, a valid form."""
+    from services.models.amendments import Amendment
+
     ids = w.ids
+    with w.services.uow() as uow:
+        version = {key: str(uow.session.get(Amendment, ids[key]).version) for key in ("amendment_web", "review_web")}
     return {
         "/requests/new": ("it", {}, {"program": SLUG, "subject": "Тема", "body": "Текст", "addressees": "mfc",
                                      "working_days": "5", "send": "1", "f-0-label": "Подпись", "f-0-type": "integer",
                                      "f-0-required": "on", "f-0-indicator": "I2", "f-0-period": "2016",
                                      "f-0-key": "k"}),
-        "/requests/<int:request_id>/answer": ("mfc", {"request_id": ids["form"]}, {
+        "/requests/<int:request_id>/answer": ("mfc", {"request_id": ids["form_web"]}, {
             "f_n": "5", "f_d": "1,5", "f_t": "текст", "f_day": "2017-01-31", "f_file": str(ids["attachment"]),
             "f_v": "7", "comment": "к"}),
-        "/requests/<int:request_id>/action": ("mfc", {"request_id": ids["text"]}, {
+        "/requests/<int:request_id>/action": ("mfc", {"request_id": ids["text_web"]}, {
             "event": "delegate", "assignee_id": str(ids["mfc_staff"]), "comment": "к"}),
-        "/reports/<int:report_id>/inputs": ("it", {"report_id": ids["report"]}, {
+        "/reports/<int:report_id>/inputs": ("it", {"report_id": ids["report_web"]}, {
             "spent-city": "1,5", "act-A1": "yes", "actual-I1": "10"}),
-        "/reports/<int:report_id>/action": ("it", {"report_id": ids["report"]}, {
+        "/reports/<int:report_id>/action": ("it", {"report_id": ids["report_web"]}, {
             "event": "start_collection", "comment": "к", "note": "записка"}),
         "/amendments/new": ("it", {}, {"program": SLUG, "justification": "Обоснование", "tgt-I3-2017": "14",
                                        "fin-2017-city": "3", "review_working_days": "5"}),
-        "/amendments/<int:amendment_id>/edit": ("it", {"amendment_id": ids["amendment"]}, {
-            "justification": "Правка", "tgt-I3-2017": "15", "version": "1", "comment": "к",
+        "/amendments/<int:amendment_id>/edit": ("it", {"amendment_id": ids["amendment_web"]}, {
+            "justification": "Правка", "tgt-I3-2017": "15", "version": version["amendment_web"], "comment": "к",
             "section_key": "2", "section_text": "Новый текст"}),
-        "/amendments/<int:amendment_id>/action": ("econ", {"amendment_id": ids["review"]}, {
-            "event": "return", "remarks": "замечания", "comment": "к", "version": "2"}),
+        "/amendments/<int:amendment_id>/action": ("econ", {"amendment_id": ids["review_web"]}, {
+            "event": "return", "remarks": "замечания", "comment": "к", "version": version["review_web"]}),
     }
 
 
@@ -483,7 +496,8 @@ def test_every_web_form_refuses_hostile_fields_with_the_form_and_commits_nothing
             html = r.get_data(as_text=True)
             flashes = b.flashes()
             where = f"POST {url} as {who}, {what}: {r.status_code}"
-            if r.status_code not in (400, 422):
+            # A program that is not one has no form to show again: its 404 page says so.
+            if r.status_code not in (400, 422) and not (r.status_code == 404 and what.startswith("program=")):
                 failures.append(f"{where} {flashes} {html[:200]}")
             elif not re.search("[А-Яа-я]", html):
                 failures.append(f"{where}: no reason in Russian")
@@ -561,7 +575,8 @@ def test_every_stored_item_still_renders_and_exports(world):
                 r = api.get(url, headers={"Authorization": f"Bearer {world.tokens[who]}"})
             else:
                 r = b.client.get(url)
-            if r.status_code >= 500 or (who in ("it", "admin") and r.status_code != 200):
+            admin_only = url.startswith(("/api/v1/admin/", "/api/v1/mail"))
+            if r.status_code >= 500 or (r.status_code != 200 and (who == "admin" or who == "it" and not admin_only)):
                 failures.append(f"GET {url} as {who}: {r.status_code}")
             if url.endswith(".pdf") and r.status_code == 200:
                 assert r.data.startswith(b"%PDF")
@@ -572,7 +587,7 @@ def test_every_stored_item_still_renders_and_exports(world):
 
 
 def test_an_odd_but_valid_subject_is_stored_shown_and_its_emails_delivered(world):
-    from services.models.mail import MailMessage
+    from services.models.mail import OutgoingEmail as MailMessage
 
     before = len(world.smtp.messages)
     r = world.app.test_client().post("/api/v1/requests", json={
