@@ -97,6 +97,9 @@ def _build(services, app, smtp) -> World:
     ids["attachment"] = call("mfc", "POST", f"/api/v1/requests/{ids['form']}/attachments",
                              data={"file": (io.BytesIO(b"%PDF-1.4 x"), "a.pdf", "application/pdf")},
                              content_type="multipart/form-data")["id"]
+    ids["attachment_web"] = call("mfc", "POST", f"/api/v1/requests/{ids['form_web']}/attachments",
+                                 data={"file": (io.BytesIO(b"%PDF-1.4 y"), "b.pdf", "application/pdf")},
+                                 content_type="multipart/form-data")["id"]
     reports = call("admin", "GET", f"/api/v1/reports?program={SLUG}")["items"]
     drafts = [r["id"] for r in reports if r["state"] == "draft"]
     ids["report"], ids["report_web"] = drafts[0], drafts[-1]
@@ -432,7 +435,7 @@ def form_bases(w: World) -> dict[str, tuple[str, dict, dict]]:
                                      "f-0-required": "on", "f-0-indicator": "I2", "f-0-period": "2016",
                                      "f-0-key": "k"}),
         "/requests/<int:request_id>/answer": ("mfc", {"request_id": ids["form_web"]}, {
-            "f_n": "5", "f_d": "1,5", "f_t": "текст", "f_day": "2017-01-31", "f_file": str(ids["attachment"]),
+            "f_n": "5", "f_d": "1,5", "f_t": "текст", "f_day": "2017-01-31", "f_file": str(ids["attachment_web"]),
             "f_v": "7", "comment": "к"}),
         "/requests/<int:request_id>/action": ("mfc", {"request_id": ids["text_web"]}, {
             "event": "delegate", "assignee_id": str(ids["mfc_staff"]), "comment": "к"}),
