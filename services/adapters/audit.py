@@ -54,7 +54,8 @@ def record(uow: UnitOfWork, *, action: str, object_type: str, object_id: Any = N
     entry = AuditEntry(
         at=utcnow(), actor_id=actor.user_id if actor else None,
         actor_department=actor.department if actor else None,
-        actor_role=role or (",".join(sorted(actor.roles)) if actor else None), address=address,
+        actor_role=role or (",".join(sorted(actor.roles)) if actor else None),
+        address=address[:64] if address else address,  # its column's length: a long X-Forwarded-For is no 500
         action=action, object_type=object_type, object_id=None if object_id is None else str(object_id),
         before=_plain(before), after=_plain(after), note=note, prev_hash=last or GENESIS,
     )

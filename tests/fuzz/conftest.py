@@ -1,12 +1,18 @@
 """Fuzzing fixtures: one seeded database per module, so examples build on real objects."""
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 import pytest
 from sqlalchemy import text
 
 from tests.conftest import _truncate_all, make_services, make_settings, seed
 
 PROGRAM = "kotovsk-information-society"
+PASSWORD = "demo-password-1"
+EMAILS = {"it": "it@kotovsk.example", "mfc": "mfc@kotovsk.example", "econ": "econ@kotovsk.example",
+          "admin": "admin@kotovsk.example", "finance": "finance@kotovsk.example"}
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +45,46 @@ def restore_demo_access(services) -> None:
     with services.engine.begin() as conn:
         conn.execute(text("UPDATE users SET active = true"))
         conn.execute(text("UPDATE api_tokens SET revoked_at = NULL, expires_at = NULL"))
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+class Browser:
+    """A signed-in person on the test client (CSRF on, as in production)."""
+
+    def __init__(self, app, who: str):
+        """Users seeded without a password get the demo one first (``set_demo_passwords``)."""
+        self.client = app.test_client()
+        token = _csrf(self.client.get("/login").get_data(as_text=True))
+        r = self.client.post("/login", data={"email": EMAILS[who], "password": PASSWORD, "csrf_token": token})
+        assert r.status_code == 302, (who, r.status_code)
+        self.token = _csrf(self.client.get("/").get_data(as_text=True))
+
+    def post_raw(self, url: str, pairs: list[tuple[str, str]]):
+        """Pairs url-encoded by hand, so a lone surrogate goes as the bytes a broken client sends."""
+        def enc(text: str) -> bytes:
+            # A lone surrogate goes as its raw bytes (not %-escaped: werkzeug would keep "%ED%A0%80" as
+            # harmless text), so the body is not UTF-8, as a broken client's is.
+            return b"".join(part.encode("utf-8", "surrogatepass") if "\ud800" <= part <= "\udfff"
+                            else quote(part.encode("utf-8")).encode() for part in re.split("([\ud800-\udfff])", text))
+
+        encoded = b"&".join(enc(k) + b"=" + enc(v) for k, v in pairs + [("csrf_token", self.token)])
+        return self.client.post(url, data=encoded, content_type="application/x-www-form-urlencoded")
+
+    def flashes(self) -> list:
+        with self.client.session_transaction() as sess:
+            return list(sess.pop("_flashes", []))
+
+
+def set_demo_passwords(services) -> None:
+    from services.models.registry import User
+    from services.people import demo_password_hash, store_password_hash
+
+    with services.uow() as uow:
+        for user in uow.session.query(User).filter(User.password_hash.is_(None)):
+            store_password_hash(uow, user, demo_password_hash(PASSWORD))
+        uow.commit()

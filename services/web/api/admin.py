@@ -16,6 +16,7 @@ from services.web.api.tokens import TokenOut
 from services.models.registry import ROLES, Department, User
 from services.registry import create_user
 from services.web.context import current_services
+from services.web.fields import CODE, DEPARTMENT_NAME, EMAIL, ID, NAME, PASSWORD
 from workflows.core import Invalid, NotFound
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Администрирование")
@@ -49,34 +50,34 @@ class UserListQuery(Schema):
     department = fields.String(load_default=None)
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     active = fields.Boolean(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class UserCreate(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=3, max=320))
-    name = fields.String(load_default="", validate=validate.Length(max=200))
-    department = fields.String(required=True)
+    email = EMAIL.field(required=True, validate=[validate.Length(min=3)])
+    name = NAME.field(load_default="")
+    department = CODE.field(required=True)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
                         validate=validate.Length(min=1))
     is_head = fields.Boolean(load_default=False)
-    password = fields.String(load_default=None, validate=validate.Length(max=people.MAX_PASSWORD_LENGTH))
+    password = PASSWORD.field(load_default=None)
 
 
 class UserUpdate(Schema):
-    name = fields.String(validate=validate.Length(max=200))
-    department = fields.String()
+    name = NAME.field()
+    department = CODE.field()
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(min=1))
     is_head = fields.Boolean()
 
 
 class PasswordReset(Schema):
-    password = fields.String(load_default=None, validate=validate.Length(max=people.MAX_PASSWORD_LENGTH))
+    password = PASSWORD.field(load_default=None)
 
 
 class DepartmentIn(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$"))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    name = DEPARTMENT_NAME.field(required=True, validate=[validate.Length(min=1)])
 
 
 class DepartmentOut(Schema):
@@ -86,8 +87,8 @@ class DepartmentOut(Schema):
 
 
 class TokenListQuery(Schema):
-    user_id = fields.Integer(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    user_id = ID.field(load_default=None, strict=False)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 

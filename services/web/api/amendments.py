@@ -8,6 +8,9 @@ from marshmallow import Schema, fields, validate
 from services import amendments as am, lists
 from services.web.api.auth import login_required
 from services.web.context import current_services
+from services.web.fields import (
+    CODE, COMMENT, DAYS, LONG_TEXT, RESOLUTION_NUMBER, SHORT, SLUG, VERSION, change_set_shape, text_entries,
+)
 
 blp = Blueprint("amendments", __name__, url_prefix="/api/v1", description="Изменения в программы")
 
@@ -15,24 +18,25 @@ STATES = ("draft", "under_review", "returned", "approved", "adopted", "withdrawn
 
 
 class AmendmentCreate(Schema):
-    program = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    base_version = fields.Integer(strict=True, load_default=None)
-    justification = fields.String(required=True, validate=validate.Length(max=20000))
-    changes = fields.Dict(required=True)
-    review_working_days = fields.Integer(strict=True, load_default=None)
+    program = SLUG.field(required=True)
+    base_version = VERSION.field(load_default=None)
+    justification = LONG_TEXT.field(required=True)
+    changes = fields.Dict(required=True, validate=change_set_shape)
+    review_working_days = DAYS.field(load_default=None)
 
 
 class AmendmentUpdate(Schema):
-    justification = fields.String(load_default=None, validate=validate.Length(max=20000))
-    changes = fields.Dict(load_default=None)
-    comment = fields.String(load_default="", validate=validate.Length(max=20000))
-    version = fields.Integer(strict=True, load_default=None)
+    justification = LONG_TEXT.field(load_default=None)
+    changes = fields.Dict(load_default=None, validate=change_set_shape)
+    comment = COMMENT.field(load_default="")
+    version = VERSION.field(load_default=None)
 
 
 class AmendmentTransitionIn(Schema):
-    event = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    comment = fields.String(load_default="", validate=validate.Length(max=20000))
-    data = fields.Dict(load_default=dict)
+    event = CODE.field(required=True)
+    comment = COMMENT.field(load_default="")
+    data = fields.Dict(load_default=dict, validate=text_entries(remarks=LONG_TEXT, resolution_number=RESOLUTION_NUMBER,
+                                                                resolution_date=SHORT))
     version = fields.Integer(strict=True, load_default=None)
 
 

@@ -12,6 +12,7 @@ from services import lists, reports as rp
 from services.web.api.auth import login_required
 from services.report_export import PdfUnavailable, csv_field, export_report
 from services.web.context import current_services
+from services.web.fields import CODE, COMMENT, LONG_TEXT, text_entries
 from workflows.report_content import diff
 from workflows.core import Invalid, Refusal
 
@@ -28,15 +29,15 @@ class ReportListQuery(Schema):
 
 
 class ReportTransitionIn(Schema):
-    event = fields.String(required=True)
-    comment = fields.String(load_default="")
-    data = fields.Dict(load_default=dict)
+    event = CODE.field(required=True)
+    comment = COMMENT.field(load_default="")
+    data = fields.Dict(load_default=dict, validate=text_entries(note=LONG_TEXT, remarks=LONG_TEXT))
 
 
 class ReportInputsIn(Schema):
-    spent = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None)
-    activities = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None)
-    actuals = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None)
+    spent = fields.Dict(keys=CODE.field(), values=fields.Raw(), load_default=None)
+    activities = fields.Dict(keys=CODE.field(), values=fields.Raw(), load_default=None)
+    actuals = fields.Dict(keys=CODE.field(), values=fields.Raw(), load_default=None)
 
 
 def report_summary(session, actor, report) -> dict:

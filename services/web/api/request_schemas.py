@@ -3,27 +3,29 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from services.web.fields import BODY, CODE, COMMENT, DAYS, ID, SLUG, SUBJECT
+
 
 class RequestCreate(Schema):
-    program = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    body = fields.String(load_default="", validate=validate.Length(max=20000))
-    addressees = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50))
+    program = SLUG.field(required=True)
+    subject = SUBJECT.field(required=True)
+    body = BODY.field(load_default="")
+    addressees = fields.List(CODE.field(), required=True, validate=validate.Length(min=1, max=50))
     working_days = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=60))
     form = fields.List(fields.Dict(), load_default=list, validate=validate.Length(max=100))
     send = fields.Boolean(load_default=False)
 
 
 class TransitionIn(Schema):
-    event = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    comment = fields.String(load_default="", validate=validate.Length(max=20000))
+    event = CODE.field(required=True)
+    comment = COMMENT.field(load_default="")
     data = fields.Dict(load_default=dict)
-    working_days = fields.Integer(strict=True, load_default=None)
-    assignee_id = fields.Integer(strict=True, load_default=None)
+    working_days = DAYS.field(load_default=None)
+    assignee_id = ID.field(load_default=None)
 
 
 class RequestListQuery(Schema):
-    thread = fields.Integer(load_default=None)
+    thread = ID.field(load_default=None, strict=False)
     state = fields.String(load_default=None, validate=validate.OneOf(
         ("draft", "sent", "answered", "clarification_requested", "accepted", "withdrawn")))
     department = fields.String(load_default=None)

@@ -9,12 +9,13 @@ from services import people
 from services.web.api.auth import login_required
 from services.models.registry import User
 from services.web.context import current_services
+from services.web.fields import NAME
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1/me/tokens", description="Мои токены API")
 
 
 class TokenIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = NAME.field(required=True, validate=[validate.Length(min=1)])
     expires_in_days = fields.Integer(load_default=people.DEFAULT_TOKEN_DAYS, strict=True,
                                      validate=validate.Range(min=1, max=people.MAX_TOKEN_DAYS))
 

@@ -10,7 +10,9 @@ from services import amendments as am, lists
 from services.web.api import amendments as amendments_api
 from services.registry import get_program, list_versions, load_version
 from services.web.pages import svg
-from services.web.pages.common import actor, as_int, bp, login_required, run_action, services
+from services.web.pages.common import (
+    actor, as_int, bp, form_errors, login_required, refusal_text, run_action, services, shows_form_errors,
+)
 from services.web.pages.lists import department_names, list_page, programs_visible, users_by_id
 from workflows.change_sets import apply_changes
 from workflows.core import Invalid, NotFound, Refusal
@@ -119,10 +121,10 @@ def _editor(*, slug: str, amendment_id: int | None = None):
         base = am.version_passport(session, program, base_number)
         if not am.can_see(me, load_version(session, slug).passport):
             raise NotFound(f"Программа «{slug}» не найдена.")
-        errors: dict[str, list[str]] = {}
-        message = None
+        errors: dict[str, list[str]] = form_errors()  # the input guard's: no further than here
+        message = refusal_text(Invalid("Форма не принята: исправьте отмеченные поля.", fields=errors)) if errors else None
         values = request.form
-        if request.method == "POST":
+        if request.method == "POST" and not errors:
             changes, where = _changes_from_form(base, request.form)
             justification = request.form.get("justification", "")
             try:
@@ -169,6 +171,7 @@ def _editor(*, slug: str, amendment_id: int | None = None):
 
 @bp.route("/amendments/new", methods=["GET", "POST"])
 @login_required
+@shows_form_errors
 def amendment_new():
     slug = request.values.get("program", "")
     if not slug:
@@ -183,6 +186,7 @@ def amendment_new():
 
 @bp.route("/amendments/<int:amendment_id>/edit", methods=["GET", "POST"])
 @login_required
+@shows_form_errors
 def amendment_edit(amendment_id: int):
     with services().uow() as uow:
         slug = am.get_visible(uow.session, actor(), amendment_id).program.slug

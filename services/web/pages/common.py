@@ -54,7 +54,19 @@ def login_required(view):
 
         return ws.web_login_required(inner)(*args, **kwargs)
 
+    wrapper.requires_sign_in = True  # the input guard checks its form only once the caller is signed in
     return wrapper
+
+
+def shows_form_errors(view):
+    """The view shows the input guard's refusals at their fields itself (``form_errors()``)."""
+    view.shows_form_errors = True
+    return view
+
+
+def form_errors() -> dict[str, list[str]]:
+    """What the input guard found wrong with this request's form (``services.web.fields``)."""
+    return dict(g.get("form_errors") or {})
 
 
 def current_actor_or_none() -> Actor | None:

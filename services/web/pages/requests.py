@@ -12,8 +12,10 @@ from services.answer_forms import FIELD_TYPES
 from services.models.registry import User
 from services.models.requests import Attachment
 from services.web.pages import svg
+from services.web.fields import ID, Number
 from services.web.pages.common import (
-    actor, bp, flash_refusal, login_required, run_action, services,
+    actor, bp, flash_refusal, form_errors, login_required, refusal_text, run_action, services,
+    shows_form_errors,
 )
 from services.web.pages.lists import department_names, list_page, programs_visible
 from workflows.core import Invalid, NotFound, Refusal
@@ -48,7 +50,7 @@ def requests_list():
 
 # --- create ----------------------------------------------------------------------------
 
-ROW_RE = re.compile(r"^f-(\d+)-(label|type|required|indicator|period|key)$")
+ROW_RE = re.compile(r"^f-([0-9]{1,3})-(label|type|required|indicator|period|key)$")  # the API's 100 rows at most
 
 
 def _builder_rows(form) -> list[dict]:
@@ -89,8 +91,14 @@ def _periods(passport) -> list[str]:
     return out
 
 
+def _refused_form(errors: dict[str, list[str]]) -> str:
+    """The input guard's refusal as the form's message (each field's reason is also shown at it)."""
+    return refusal_text(Invalid("Форма не принята: исправьте отмеченные поля.", fields=errors))
+
+
 @bp.route("/requests/new", methods=["GET", "POST"])
 @login_required
+@shows_form_errors
 def request_new():
     svc = services()
     me = actor()
@@ -103,9 +111,9 @@ def request_new():
         loaded = next((p for p in programs if p.program.slug == slug), programs[0])
         passport = loaded.passport
         rows = _builder_rows(request.form) if request.method == "POST" else []
-        errors: dict[str, list[str]] = {}
-        message = None
-        if request.method == "POST" and "add_row" not in request.form and "reload" not in request.form:
+        errors: dict[str, list[str]] = form_errors()
+        message = _refused_form(errors) if errors else None  # the input guard's: no further than here
+        if request.method == "POST" and not errors and "add_row" not in request.form and "reload" not in request.form:
             form, where = _form_from_rows(rows, passport)
             try:
                 days = int(request.form.get("working_days") or svc.settings.default_working_days)
@@ -147,6 +155,8 @@ def request_new():
             days = int(values.get("working_days") or svc.settings.default_working_days)
         except ValueError:
             days = svc.settings.default_working_days
+        if "working_days" in errors:
+            days = svc.settings.default_working_days
         preview = svc.calendar.add_working_days(today, days) if 1 <= days <= 60 else None
         addressees = [d for d in passport.departments if d.code != me.department]
         status = 422 if errors or message else 200
@@ -160,8 +170,15 @@ def request_new():
 
 # --- one request ---------------------------------------------------------------------------
 
-def _answer_data(form_def: list[dict], formdata) -> dict:
-    """Form strings to the JSON ``validate_answer`` expects; what cannot be converted stays as typed."""
+_WHOLE = re.compile(r"[+-]?[0-9]{1,19}")
+_FORM_NUMBER = Number()
+
+
+def _answer_data(form_def: list[dict], formdata, problems: dict) -> dict:
+    """Form strings to the JSON ``validate_answer`` expects; what cannot be converted stays as typed.
+
+    A number no column holds goes to ``problems`` (keyed by the form's key) instead.
+    """
     if not form_def:
         return {"text": formdata.get("text", "")}
     data = {}
@@ -174,7 +191,11 @@ def _answer_data(form_def: list[dict], formdata) -> dict:
             continue  # a required field left empty: "Обязательное поле."
         kind = item["type"]
         if kind in ("integer", "file"):
-            data[key] = int(raw) if re.fullmatch(r"[+-]?\d+", raw) else raw
+            problem = (ID if kind == "file" else _FORM_NUMBER).problem(raw)
+            if problem:
+                problems[key] = [problem]
+                continue
+            data[key] = int(raw) if _WHOLE.fullmatch(raw) else raw
         elif kind == "decimal":
             compact = raw.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
             data[key] = compact.replace(",", ".") if re.fullmatch(r"[+-]?\d+(,\d+)?", compact) else compact
@@ -228,12 +249,18 @@ def request_page(request_id: int):
 
 @bp.route("/requests/<int:request_id>/answer", methods=["POST"])
 @login_required
+@shows_form_errors
 def request_answer(request_id: int):
     svc = services()
     me = actor()
     with svc.uow() as uow:
         req = ir.get_visible(uow.session, me, request_id)
-        data = _answer_data(req.thread.form, request.form)
+        problems = {name.removeprefix("f_"): reasons for name, reasons in form_errors().items()}
+        data = _answer_data(req.thread.form, request.form, problems)
+        if problems:
+            uow.rollback()  # the page reads in a transaction of its own (SQLite: one writer at a time)
+            return _page(request_id, errors=problems, submitted=request.form, status=422,
+                         message="Ответ не отправлен: " + _refused_form(problems))
         try:
             ir.fire_transition(uow, svc, me, request_id, "answer", request.form.get("comment", ""), data)
             uow.commit()
@@ -269,7 +296,7 @@ def request_action(request_id: int):
     for key in ("working_days", "assignee_id"):
         raw = request.form.get(key, "").strip()
         if raw:
-            data[key] = int(raw) if re.fullmatch(r"\d+", raw) else raw
+            data[key] = int(raw) if re.fullmatch(r"[0-9]{1,19}", raw) else raw
         elif key == "working_days" and event == "extend_deadline":
             data[key] = None
 
