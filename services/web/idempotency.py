@@ -243,6 +243,5 @@ def init_idempotency(app: Flask) -> None:
     def _forget(_exc):
         NEXT_COMMIT.set(None)
 
-    @app.context_processor
-    def _token():
-        return {"submission_token": new_submission_token}
+    # A global, like flask-wtf's csrf_token: macros imported without context see globals only.
+    app.jinja_env.globals["submission_token"] = new_submission_token
