@@ -14,6 +14,7 @@ after ``STALE_CLAIM`` if its process died. Keys are kept ``KEEP`` (24 h), purged
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import time
@@ -22,7 +23,7 @@ from datetime import timedelta
 
 from flask import Flask, Response, flash, g, redirect, request
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from services.adapters.unit_of_work import NEXT_COMMIT
 from services.models.base import utcnow
@@ -31,6 +32,8 @@ from services.web.api.auth import authenticate
 from services.web.api.errors import error_response
 from services.web.context import current_services
 from services.web.session import API_PREFIX, current_web_user
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 FORM_FIELD = "submission_token"
@@ -202,10 +205,20 @@ def _finish(response: Response) -> Response:
     NEXT_COMMIT.set(None)
     if claim is None:
         return response
+    try:
+        _store(claim, response)
+    except SQLAlchemyError:
+        # The answer stands; the claim stays open: taken over after STALE_CLAIM if nothing was
+        # committed, else a retry is told the work was done (a 409), never done twice.
+        log.warning("could not store the answer of idempotency claim %s", claim.id, exc_info=True)
+    return response
+
+
+def _store(claim: Claim, response: Response) -> None:
     with current_services().uow() as uow:
         row = uow.session.get(IdempotencyKey, claim.id)
         if row is None:
-            return response
+            return
         keep = row.committed_at is not None or (
             response.status_code < 500 and (not claim.web or 300 <= response.status_code < 400))
         if not keep:
@@ -220,7 +233,6 @@ def _finish(response: Response) -> Response:
                 row.content_type = (response.content_type or "")[:100]
                 row.body = response.get_data(as_text=True)
         uow.commit()
-    return response
 
 
 def init_idempotency(app: Flask) -> None:
