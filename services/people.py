@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.adapters import audit
 from services.models.base import utcnow
 from services.models.people import LoginAttempt
+from services.models.sessions import WebSession
 from services.models.registry import ApiToken, User
 from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound, Refusal
@@ -75,10 +76,12 @@ def check_password_rules(password: str) -> None:
         raise Invalid("Пароль не подходит.", fields={"password": problems})
 
 
-def set_password(uow: UnitOfWork, user: User, password: str, *, by: Actor | None = None) -> None:
-    """Store a new Argon2id hash; sessions signed in with the old password stop working."""
+def set_password(uow: UnitOfWork, user: User, password: str, *, by: Actor | None = None,
+                 keep_session_id: int | None = None) -> None:
+    """Store a new Argon2id hash; the user's web sessions end, except ``keep_session_id`` (the
+    browser in which that user changed their own password)."""
     check_password_rules(password)
-    store_password_hash(uow, user, hash_password(password), by=by)
+    store_password_hash(uow, user, hash_password(password), by=by, keep_session_id=keep_session_id)
 
 
 @functools.cache
@@ -88,9 +91,11 @@ def demo_password_hash(password: str) -> str:
     return hash_password(password)
 
 
-def store_password_hash(uow: UnitOfWork, user: User, password_hash: str, *, by: Actor | None = None) -> None:
+def store_password_hash(uow: UnitOfWork, user: User, password_hash: str, *, by: Actor | None = None,
+                        keep_session_id: int | None = None) -> None:
     had = user.password_hash is not None
     user.password_hash = password_hash
+    end_sessions(uow, user.id, keep_session_id=keep_session_id)
     # A new password also lifts a lock-out of the account.
     uow.session.add(LoginAttempt(at=utcnow(), email=user.email, address="", outcome="reset", user_id=user.id))
     # The password itself is never recorded, nor its hash.
@@ -206,10 +211,12 @@ def sign_in(services, email: str, password: str, address: str | None) -> User:
 
 
 def deactivate(uow: UnitOfWork, user: User, *, by: Actor | None = None) -> None:
-    """Tokens and sessions stop working at the next request: every check reads ``active``."""
+    """Tokens and sessions stop working at the next request: every check reads ``active``, and
+    the web sessions are revoked too (reactivation does not bring them back)."""
     if not user.active:
         return
     user.active, user.deactivated_at = False, utcnow()
+    end_sessions(uow, user.id)
     audit.record(uow, action="user.deactivated", object_type="user", object_id=user.id, actor=by,
                  before={"active": True}, after={"active": False})
 
@@ -220,6 +227,55 @@ def reactivate(uow: UnitOfWork, user: User, *, by: Actor | None = None) -> None:
     user.active, user.deactivated_at = True, None
     audit.record(uow, action="user.reactivated", object_type="user", object_id=user.id, actor=by,
                  before={"active": False}, after={"active": True})
+
+
+# --- web sessions: a random id in the signed cookie, its SHA-256 in web_sessions ----
+
+SESSION_IDLE = timedelta(hours=8)
+SESSION_ABSOLUTE = timedelta(days=7)
+_SEEN_GRANULARITY = timedelta(minutes=1)
+
+
+def start_session(uow: UnitOfWork, user_id: int, *, now: datetime | None = None) -> str:
+    """A new session for ``user_id``; the returned id goes into the cookie and nowhere else."""
+    now = now or utcnow()
+    sid = secrets.token_urlsafe(32)
+    uow.session.add(WebSession(token_hash=hash_token(sid), user_id=user_id, created_at=now, last_seen_at=now,
+                               expires_at=now + SESSION_ABSOLUTE))
+    return sid
+
+
+def session_user(uow: UnitOfWork, sid: str, *, now: datetime | None = None) -> tuple[WebSession, User] | None:
+    """The live session of this cookie id and its active user (one indexed query, user joined), or None.
+
+    Refreshes ``last_seen_at`` at most once a minute (then commits ``uow``)."""
+    if not sid:
+        return None
+    now = now or utcnow()
+    row = uow.session.execute(select(WebSession).where(WebSession.token_hash == hash_token(sid))).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.active:
+        return None
+    if now - row.last_seen_at > SESSION_IDLE:
+        return None
+    if now - row.last_seen_at >= _SEEN_GRANULARITY:
+        row.last_seen_at = now
+        uow.commit()
+    return row, row.user
+
+
+def end_session(uow: UnitOfWork, sid: str) -> None:
+    """Logout: this browser's session only (the user's other devices stay signed in)."""
+    if sid:
+        uow.session.execute(update(WebSession).where(WebSession.token_hash == hash_token(sid),
+                                                     WebSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
+
+
+def end_sessions(uow: UnitOfWork, user_id: int, *, keep_session_id: int | None = None) -> None:
+    """Every live session of the user (password change, deactivation), but ``keep_session_id``."""
+    query = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    if keep_session_id is not None:
+        query = query.where(WebSession.id != keep_session_id)
+    uow.session.execute(query.values(revoked_at=utcnow()), execution_options={"synchronize_session": False})
 
 
 # --- API tokens ----------------------------------------------------------------

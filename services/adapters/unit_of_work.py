@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
@@ -16,6 +17,11 @@ Publisher = Callable[[Iterable[str]], None]
 Write = Callable[[Session], None]
 # A batch's handler gets its items and the closing writes to put in its last transaction.
 BatchHandler = Callable[[list, list[Write]], None]
+
+
+# Writes an entrypoint wants made in the next commit of this request's context, whichever unit of work
+# commits (e.g. an idempotency key's "committed" mark, in the transition's own transaction).
+NEXT_COMMIT: ContextVar[list | None] = ContextVar("interdept_next_commit", default=None)
 
 
 class UnitOfWork:
@@ -66,6 +72,11 @@ class UnitOfWork:
     def commit(self) -> None:
         batches = [(items, handle) for items, handle in self._batches.values() if items]
         closing, self._closing = self._closing, []
+        pending = NEXT_COMMIT.get()
+        if pending:
+            writes, pending[:] = list(pending), []
+            for write in writes:
+                write(self.session)
         if closing and not batches:
             for write in closing:
                 write(self.session)

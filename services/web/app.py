@@ -11,6 +11,7 @@ from services.web.api import (
     admin, amendments, calendar, health, mail_log, me, programs, reports, requests, signatures, tokens,
 )
 from services.web.api.errors import JsonErrorApi, register_error_handlers
+from services.web.idempotency import init_idempotency
 from services.web.input_guard import init_input_guard
 from services.web.pages.views import register_webui
 from services.web.security import init_security
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
     init_web_session(app)
     init_security(app)
     init_input_guard(app)
+    init_idempotency(app)
     logging.basicConfig(level=logging.INFO)
 
     api = JsonErrorApi(app)

@@ -1,17 +1,16 @@
-"""Sessions for people using the web pages: signed cookie, idle expiry, CSRF on every form.
+"""Sessions for people using the web pages: a server-side session row, idle expiry, CSRF on every form.
 
-The cookie holds only the user id, a stamp of the password hash (a password
-change or reset ends every other session) and when it was last used. Every
-request reads the user again, so a deactivated user is out at once. The JSON
-API under /api/ uses bearer tokens, never this cookie, and is exempt from CSRF.
+The signed cookie holds only a random session id; ``web_sessions`` keeps its
+SHA-256 with the user, when it was created and last used and whether it was
+revoked. Every request reads that row with its user in one indexed query, so
+logout (this browser), a password change and deactivation (all of the user's
+browsers) end a session at once, even for a copy of the cookie saved before.
+The JSON API under /api/ uses bearer tokens, never this cookie, and is exempt from CSRF.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
-import time
-from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -20,13 +19,14 @@ from flask import Flask, g, redirect, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from services.models.registry import User
+from services import people
 from services.people import detached
 from services.registry import actor_for
 from services.web.context import client_address, current_services
 from workflows.core import Actor
 from services.web.api.errors import error_response
 
-IDLE_TIMEOUT = timedelta(hours=8)
+IDLE_TIMEOUT = people.SESSION_IDLE
 API_PREFIX = "/api/"
 
 csrf = CSRFProtect()
@@ -81,7 +81,7 @@ def init_web_session(app: Flask) -> None:
     def _load_web_user():
         # Read the signed-in user before any view opens its own unit of work: on SQLite a second
         # transaction inside a view's would wait for the first one's write lock.
-        if "uid" in session and not request.path.startswith(API_PREFIX):
+        if "sid" in session and not request.path.startswith(API_PREFIX):
             current_web_user()
 
     @app.before_request
@@ -102,23 +102,28 @@ def init_web_session(app: Flask) -> None:
         return error_response(400, "csrf_failed", message)
 
 
-def _stamp(user: User) -> str:
-    return hashlib.sha256((user.password_hash or "no-password").encode()).hexdigest()[:16]
-
-
 def login_user(user: User) -> None:
     """Start a fresh session for ``user`` (the old contents are dropped: no fixation)."""
+    with current_services().uow() as uow:
+        sid = people.start_session(uow, user.id)
+        uow.commit()
     session.clear()
     session.permanent = True
-    session["uid"] = user.id
-    session["stamp"] = _stamp(user)
-    session["seen"] = int(time.time())
+    session["sid"] = sid
     g.pop("_web_user", None)
+    g.pop("web_session_id", None)
 
 
 def logout_user() -> None:
+    """End this browser's session on the server: a saved copy of the cookie no longer signs in."""
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid:
+        with current_services().uow() as uow:
+            people.end_session(uow, sid)
+            uow.commit()
     session.clear()
     g.pop("_web_user", None)
+    g.pop("web_session_id", None)
 
 
 def current_web_user() -> User | None:
@@ -126,21 +131,22 @@ def current_web_user() -> User | None:
     if "_web_user" in g:
         return g._web_user
     user = None
-    uid = session.get("uid")
-    if uid is not None:
-        now = int(time.time())
-        seen = session.get("seen", 0)
-        if now - int(seen) <= IDLE_TIMEOUT.total_seconds():
-            with current_services().uow() as uow:
-                found = uow.session.get(User, uid)
-                if found is not None and found.active and session.get("stamp") == _stamp(found):
-                    user = detached(uow.session, found)
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid:
+        with current_services().uow() as uow:
+            found = people.session_user(uow, sid)
+            if found is not None:
+                g.web_session_id = found[0].id
+                user = detached(uow.session, found[1])
         if user is None:
             session.clear()
-        elif now - int(seen) >= 60:  # refresh the idle clock at most once a minute
-            session["seen"] = now
     g._web_user = user
     return user
+
+
+def current_web_session_id() -> int | None:
+    """The row id of this request's session (to keep it when its user changes their own password)."""
+    return g.get("web_session_id") if current_web_user() is not None else None
 
 
 def current_web_actor() -> Actor | None:

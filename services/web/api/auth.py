@@ -21,6 +21,8 @@ class Unauthorized(Refusal):
 
 
 def authenticate() -> None:
+    if g.get("actor") is not None:
+        return  # already done for this request (e.g. to scope its Idempotency-Key)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
