@@ -15,6 +15,7 @@ def create_celery(settings: Settings) -> Celery:
             "outbox-relay": {"task": "interdept.relay_outbox", "schedule": settings.relay_interval},
             "mail-relay": {"task": "interdept.relay_mail", "schedule": 30.0},
             "deadline-sweep": {"task": "interdept.sweep_deadlines", "schedule": 60.0},
+            "audit-seal": {"task": "interdept.seal_audit", "schedule": 15.0},
             "report-schedule": {"task": "interdept.schedule_reports", "schedule": 3600.0},
         },
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
