@@ -9,9 +9,10 @@ from datetime import date, datetime, timezone
 import click
 
 from config.settings import Settings
-from services.adapters.audit import verify
 from services.adapters.migrate import upgrade
 from services.adapters.supervisor import Supervisor
+from services.audit_trail import seal as audit_seal_run
+from services.audit_trail import verify as audit_verify_run
 from services.bootstrap import bootstrap
 from services.deadlines import sweep
 from services.events.outbox import relay
@@ -161,17 +162,36 @@ def audit() -> None:
     """The tamper-evident audit log."""
 
 
+@audit.command("seal")
+def audit_seal() -> None:
+    """Chain the committed entries now and append a signed checkpoint of the head."""
+    report = audit_seal_run(_services())
+    if report.refused:
+        click.echo(f"AUDIT SEALING REFUSED: {report.refused}", err=True)
+        sys.exit(1)
+    head = report.head
+    click.echo(f"sealed: {report.sealed}; head: " + (f"entry {head.entry_id} at {head.position}" if head else "none"))
+
+
 @audit.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first entry that was changed or removed."""
+@click.option("--no-seal", is_flag=True, help="Check only; do not seal pending entries first.")
+def audit_verify(no_seal: bool) -> None:
+    """Seal, recompute the chain, check it against the latest signed checkpoint; exit 1 naming each bad entry."""
     services = _services()
-    with services.uow() as uow:
-        result = verify(uow.session)
+    if not no_seal:
+        sealed = audit_seal_run(services)
+        if sealed.refused:
+            click.echo(f"sealing refused: {sealed.refused}", err=True)
+    result = audit_verify_run(services)
     if result.ok:
-        click.echo(f"audit chain intact: {result.checked} entries")
+        cp = result.checkpoint
+        click.echo(f"audit chain intact: {result.checked} entries sealed, {result.unsealed} not yet sealed"
+                   + (f"; head matches the checkpoint of {cp['at']}" if cp else ""))
         return
-    click.echo(f"AUDIT CHAIN BROKEN at entry {result.first_bad_id}: {result.reason} "
-               f"({result.checked} entries before it are intact)", err=True)
+    for problem in result.problems:
+        where = f"entry {problem.entry_id}" if problem.entry_id is not None else "checkpoint"
+        click.echo(f"AUDIT CHAIN BROKEN at {where}: {problem.reason}", err=True)
+    click.echo(f"({result.checked} sealed entries checked, {result.unsealed} not yet sealed)", err=True)
     sys.exit(1)
 
 

@@ -264,3 +264,35 @@ def published_keys(session) -> list[KeyView]:
     ).all()
     return [KeyView(code, k.key_id, k.algorithm, k.public_key, k.created_at, k.active, k.retired_at)
             for k, code in rows]
+
+
+AUDIT_ALGORITHM = DEFAULT_ALGORITHM
+
+
+def audit_key_path(services) -> Path:
+    """The audit checkpoints' key: beside the departments' keys, a name no department code can take."""
+    return keys_dir(services) / "_audit.pem"
+
+
+def audit_private_key(services, *, create: bool) -> bytes | None:
+    """The audit key's private PEM; made once (never replaced: a new key would orphan old checkpoints)."""
+    path = audit_key_path(services)
+    if not path.exists() and create:
+        private_pem, _ = SCHEMES[AUDIT_ALGORITHM].generate()
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        _write_private(tmp, private_pem)
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_bytes() if path.exists() else None
+
+
+def sign_with(private_pem: bytes, data: bytes) -> str:
+    return base64.b64encode(SCHEMES[AUDIT_ALGORITHM].sign(private_pem, data)).decode()
+
+
+def public_of(private_pem: bytes) -> str:
+    return SCHEMES[AUDIT_ALGORITHM].public_from_private(private_pem)

@@ -9,6 +9,7 @@ from services.events.outbox import relay
 from services.adapters.mail import mail_relay
 from services.deadlines import sweep
 from services.reports import run_schedule
+from services.audit_trail import seal as seal_audit_log
 
 
 @shared_task(name="interdept.handle_event", bind=True, acks_late=True, max_retries=None,
@@ -35,3 +36,8 @@ def sweep_deadlines() -> int:
 @shared_task(name="interdept.schedule_reports", ignore_result=True)
 def schedule_reports() -> int:
     return run_schedule(get_services())
+
+
+@shared_task(name="interdept.seal_audit", ignore_result=True)
+def seal_audit() -> int:
+    return seal_audit_log(get_services()).sealed

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from services.adapters.audit import verify
+from services.audit_trail import seal, verify
 from services.models.audit import AuditEntry
 from tests.conftest import seed
 
@@ -35,7 +35,8 @@ def test_every_transition_is_in_the_chain_with_who_and_from_where(services, as_u
             ("information_request.accept", "answered", "accepted", "it", "requester"),
         ]
         assert all(r.address for r in rows)
-        result = verify(uow.session)
+    seal(services)
+    result = verify(services)
     assert result.ok and result.checked > 3
 
 
@@ -46,6 +47,7 @@ def test_tampering_in_postgresql_is_found_and_named(pg_services, pg_url, tmp_pat
     tokens = seed(pg_services)
     client = create_app(services=pg_services).test_client()
     _lifecycle(lambda name: ApiClient(client, tokens[name]))
+    seal(pg_services)
     with pg_services.uow() as uow:
         target = uow.session.execute(select(AuditEntry).where(AuditEntry.action == "information_request.answer")
                                      ).scalar_one().id
@@ -65,13 +67,12 @@ def test_tampering_in_postgresql_is_found_and_named(pg_services, pg_url, tmp_pat
         conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
         conn.execute(text("""UPDATE audit_log SET after = '{"state": "rejected"}' WHERE id = :id"""), {"id": target})
         conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete"))
-    with pg_services.uow() as uow:
-        result = verify(uow.session)
-    assert (result.ok, result.first_bad_id) == (False, target)
-    assert "изменено" in result.reason
+    result = verify(pg_services)
+    assert (result.ok, result.problems[0].entry_id) == (False, target)
+    assert "изменено" in result.problems[0].reason
 
     monkeypatch.setenv("DATABASE_URL", pg_url)
-    monkeypatch.setenv("INTERDEPT_VAR_DIR", str(tmp_path / "cli"))
+    monkeypatch.setenv("INTERDEPT_VAR_DIR", str(pg_services.settings.var_dir))
     from services.cli import main
 
     outcome = CliRunner().invoke(main, ["audit", "verify"])
@@ -83,9 +84,9 @@ def test_tampering_in_postgresql_is_found_and_named(pg_services, pg_url, tmp_pat
         conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
         conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": target})
         conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete"))
-    with pg_services.uow() as uow:
-        result = verify(uow.session)
-    assert result.ok is False and result.first_bad_id == target + 1 and result.checked == target - 1
+    # (The seal names the removed entry itself, not the one after it as the old chain did.)
+    result = verify(pg_services)
+    assert result.ok is False and result.problems[0].entry_id == target
     assert total > target
     engine.dispose()
 
