@@ -33,7 +33,8 @@ from pathlib import Path
 
 import click
 
-from bench.harness import PROGRAM, SmtpCounter, _free_port, _seed
+from bench.harness import SmtpCounter, _free_port, _seed
+from bench.loadgen import PROGRAM
 
 ROOT = Path(__file__).resolve().parent.parent
 # Per lifecycle: send -> 2 MFC users, answer -> 1 requester, accept -> 2 MFC users.
