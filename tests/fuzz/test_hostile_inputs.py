@@ -151,7 +151,7 @@ def world(request, tmp_path_factory):
 
 # "Last used" clocks that any signed-in request moves (at most once a minute or an hour), whatever it
 # sends: not something the hostile input stored.
-CLOCKS = {("web_sessions", "seen_at"), ("api_tokens", "last_used_at")}
+CLOCKS = {("web_sessions", "last_seen_at"), ("api_tokens", "last_used_at")}
 
 
 def snapshot(services) -> dict:
