@@ -24,6 +24,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {env.get(name)!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -48,6 +55,10 @@ class Settings:
     mail_stuck_after: int = 45
     # One Celery queue per deployment; tests give each run its own so runs sharing a Redis never mix.
     queue: str = "interdept"
+    # "text" (the default) or "json": one JSON object per log line, with the request id.
+    log_format: str = "text"
+    # When set, GET /metrics wants "Authorization: Bearer <this>"; unset, /metrics is open.
+    metrics_token: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -92,6 +103,8 @@ class Settings:
             mail_retry_for=_int(env, "INTERDEPT_MAIL_RETRY_FOR", 24 * 3600),
             mail_stuck_after=_int(env, "INTERDEPT_MAIL_STUCK_AFTER", 45),
             queue=env.get("INTERDEPT_QUEUE") or "interdept",
+            log_format=_choice(env, "INTERDEPT_LOG_FORMAT", ("text", "json")),
+            metrics_token=env.get("INTERDEPT_METRICS_TOKEN") or None,
         )
         values.update(overrides)
         return cls(**values)

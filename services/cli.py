@@ -242,12 +242,25 @@ def _celery_cmd(*args: str) -> list[str]:
 @click.option("--workers", "web_workers", default=2, type=int)
 def web(host: str, port: int, web_workers: int) -> None:
     """The web app under gunicorn."""
-    _settings().ensure_dirs()
+    settings = _settings()
+    settings.ensure_dirs()
+    _metrics_dir_for_workers(settings)
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-w", str(web_workers), "-b", f"{host}:{port}",
                                "--access-logfile", "-",
                                # access lines with ?token= values masked (the calendar feed URL)
                                "--logger-class", "services.web.security.RedactingGunicornLogger",
                                "services.web.wsgi:app"])
+
+
+def _metrics_dir_for_workers(settings: Settings) -> None:
+    """gunicorn's workers add up their HTTP metrics in one folder (prometheus-client's multiprocess
+    mode): ``PROMETHEUS_MULTIPROC_DIR``, by default ``var/metrics``, emptied at each start."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(settings.var_dir / "metrics")
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
 @main.command()

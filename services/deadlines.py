@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
+from services.adapters.job_runs import REMINDER_SWEEP, timed_run
 from services.models.base import utcnow
 from services.models.requests import InformationRequest
 from workflows.information_request import AWAITING_ADDRESSEE
@@ -19,7 +20,8 @@ from services.reminders import sweep_reminders
 def sweep(services, now: datetime | None = None, batch: int = 500) -> int:
     """Record missed deadlines, then fire the reminder steps that are due."""
     now = now or utcnow()
-    return record_missed_deadlines(services, now, batch) + sweep_reminders(services, now, batch)
+    with timed_run(services.session_factory, REMINDER_SWEEP):
+        return record_missed_deadlines(services, now, batch) + sweep_reminders(services, now, batch)
 
 
 def record_missed_deadlines(services, now: datetime, batch: int = 500) -> int:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import setup_logging
 
 from config.settings import Settings
 from services.adapters.broker import celery_config
+from services.adapters.log_format import configure_logging
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -21,4 +23,11 @@ def create_celery(settings: Settings) -> Celery:
         },
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
     )
+    if settings.log_format == "json":
+        # A receiver of setup_logging replaces Celery's own set-up: every line (Celery's included) is JSON.
+        setup_logging.connect(_json_logging, weak=False)
     return app
+
+
+def _json_logging(loglevel=None, **_) -> None:
+    configure_logging("json", loglevel or "INFO")

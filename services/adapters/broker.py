@@ -134,3 +134,32 @@ class CeleryPublisher:
             return
         self._queue.put(None)
         thread.join(timeout)
+
+
+def broker_problem(settings: Settings, timeout: float = 2.0) -> str | None:
+    """None when the broker can take a message now, else why not (for /readyz).
+
+    The embedded broker is folders: they must exist and be writable. A server broker
+    must accept a connection within ``timeout`` seconds (for Redis, answer a PING).
+    """
+    if settings.broker_is_filesystem:
+        # The subfolders are made by the first Celery client (web, worker or beat) that starts.
+        folders = [settings.broker_dir] + [settings.broker_dir / name for name in ("queue", "tmp", "control")
+                                           if (settings.broker_dir / name).exists()]
+        for folder in folders:
+            if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+                return f"broker folder {folder} is missing or not writable"
+        return None
+    from kombu import Connection
+
+    options = {"socket_connect_timeout": timeout, "socket_timeout": timeout} \
+        if settings.broker_url.startswith("redis") else {}
+    try:
+        with Connection(settings.broker_url, connect_timeout=timeout, transport_options=options) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+            client = getattr(conn.default_channel, "client", None)
+            if client is not None and hasattr(client, "ping"):
+                client.ping()
+    except Exception as exc:  # noqa: BLE001  any failure means "not ready", said with its reason
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None

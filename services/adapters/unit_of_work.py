@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.models.workflow import OutboxEvent, new_event_id
 from services.models.base import utcnow
+from services.adapters.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class UnitOfWork:
         listened = self._listens(type_)
         event = OutboxEvent(id=new_event_id(), type=type_, payload=payload, created_at=now,
                             published_at=now, publish_count=1 if listened else 0,
-                            completed_at=None if listened else now)
+                            completed_at=None if listened else now, request_id=current_request_id())
         self.session.add(event)
         if listened:
             self._new_events.append(event.id)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from services.models.base import utcnow
 from services.models.workflow import HandledEvent, OutboxEvent
 from services.adapters.unit_of_work import UnitOfWork
+from services.adapters.request_id import REQUEST_ID, request_id_bound
 
 if TYPE_CHECKING:
     from services.bootstrap import Services
@@ -46,6 +47,16 @@ class HandlerFailed(Exception):
 def handle_event(services: "Services", event_id: str) -> bool:
     """Run every handler not yet recorded for this event; True when all are done.
 
+    While it runs, the request id is the event's (the HTTP request's that emitted it): the
+    log lines say it, and the events its handlers emit carry it on.
+    """
+    with request_id_bound(None):
+        return _handle_event(services, event_id)
+
+
+def _handle_event(services: "Services", event_id: str) -> bool:
+    """The work of ``handle_event``.
+
     The first handler's transaction also loads the event, and the "complete" mark
     rides on the last one's (or, when it queued emails, on the transaction that
     records their outcome): an event with one handler and two emails takes three
@@ -58,8 +69,11 @@ def handle_event(services: "Services", event_id: str) -> bool:
         if event is None:
             log.warning("event %s not found; ignoring", event_id)
             return True
+        REQUEST_ID.set(event.request_id)
         if event.completed_at is not None:
             return True
+        log.info("handling event %s (%s)", event.id, event.type,
+                 extra={"event_id": event.id, "event_type": event.type})
         uow.session.expunge(event)
         handlers = handlers_for(services, event.type)
         if not handlers:

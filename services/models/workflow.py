@@ -46,6 +46,9 @@ class OutboxEvent(Base):
     publish_count: Mapped[int] = mapped_column(Integer, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The X-Request-Id of the HTTP request (or the event being handled) that emitted it, so the
+    # worker's log lines for it can be joined to the request's.
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class HandledEvent(Base):

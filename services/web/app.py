@@ -1,8 +1,6 @@
 """The Flask application factory: nothing happens at import time."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from config.settings import Settings
@@ -13,6 +11,7 @@ from services.web.api import (
 from services.web.api.errors import JsonErrorApi, register_error_handlers
 from services.web.idempotency import init_idempotency
 from services.web.input_guard import init_input_guard
+from services.web.observability import init_observability
 from services.web.pages.views import register_webui
 from services.web.security import init_security
 from services.web.session import init_web_session
@@ -48,7 +47,7 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
     init_security(app)
     init_input_guard(app)
     init_idempotency(app)
-    logging.basicConfig(level=logging.INFO)
+    init_observability(app)  # logging, request ids, /metrics, /readyz
 
     api = JsonErrorApi(app)
     register_error_handlers(app)
