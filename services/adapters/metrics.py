@@ -24,7 +24,7 @@ from typing import Callable
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
 from services.models.base import utcnow
 from services.models.jobs import JobRun
@@ -90,7 +90,7 @@ class DatabaseCollector(Collector):
         up = GaugeMetricFamily("interdept_database_up", "1 when the database answered this scrape's queries")
         try:
             families = self._read()
-        except SQLAlchemyError:
+        except DBAPIError:  # the database's answer (or its absence), not a bug here
             log.warning("metrics: the database did not answer", exc_info=True)
             up.add_metric([], 0)
             yield up
@@ -109,7 +109,8 @@ class DatabaseCollector(Collector):
             emails = dict(session.execute(
                 select(OutgoingEmail.state, func.count()).group_by(OutgoingEmail.state)).all())
             transitions = self.transitions.read(session, now)
-            jobs = session.execute(select(JobRun)).scalars().all()
+            jobs = session.execute(select(JobRun.name, JobRun.runs, JobRun.total_seconds,
+                                          JobRun.last_duration_seconds, JobRun.last_finished_at)).all()
             session.rollback()
 
         backlog = GaugeMetricFamily("interdept_outbox_unfinished_events",

@@ -6,8 +6,8 @@ A leak fails the test: a 2xx where the rules say no, another department's item a
 but 404 (a 403 would confirm that it exists), a protected route answering an anonymous caller with
 anything but 401. A route added to the app without a rule below fails ``test_every_route_is_declared``.
 
-Public routes (decided here): /healthz, /openapi.json, /docs, /static/*, /api/v1/public/*,
-/public/* (the published program pages), /api/v1/me/deadlines.ics (its token is in the URL: without a
+Public routes (decided here): /healthz, /readyz, /metrics (counts only; a token is optional),
+/openapi.json, /docs, /static/*, /api/v1/public/*, /public/* (the published program pages), /api/v1/me/deadlines.ics (its token is in the URL: without a
 valid one it is 404), /api/v1/keys and /api/v1/signatures/* (published so anyone can check a decision).
 /api/v1/calendar/working-days (the official production calendar: public law, no stored data).
 """
@@ -64,6 +64,8 @@ PROBE = {"event": "__matrix_probe__"}  # schema-valid, never a real event: no st
 RULES: dict[tuple[str, str], Rule] = {
     # --- public ---------------------------------------------------------------------------
     ("GET", "/healthz"): Rule(PUBLIC),
+    ("GET", "/readyz"): Rule(PUBLIC),
+    ("GET", "/metrics"): Rule(PUBLIC),  # open unless INTERDEPT_METRICS_TOKEN is set
     ("GET", "/openapi.json"): Rule(PUBLIC),
     ("GET", "/docs"): Rule(PUBLIC),
     ("GET", "/static/<path:filename>"): Rule(PUBLIC),
