@@ -31,6 +31,22 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+_WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]", "*"}
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The address links in emails and feeds use when INTERDEPT_BASE_URL is not set: the one
+    ``interdept run``/``web`` listens on. A wildcard host (0.0.0.0, ::) says nothing about the
+    name people reach it by, so this machine's loopback address stands in for it."""
+    host = (host or "").strip()
+    if host in _WILDCARD_HOSTS:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}"
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -44,7 +60,7 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     mail_from: str = "interdept@localhost"
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = DEFAULT_BASE_URL
     # An outbox event not completed by every handler this long after its last
     # publication is published again by the relay.
     outbox_republish_after: int = 30
@@ -97,7 +113,7 @@ class Settings:
             smtp_user=env.get("SMTP_USER") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
             mail_from=env.get("MAIL_FROM") or "interdept@localhost",
-            base_url=env.get("INTERDEPT_BASE_URL") or "http://127.0.0.1:8000",
+            base_url=(env.get("INTERDEPT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             outbox_republish_after=_int(env, "INTERDEPT_OUTBOX_REPUBLISH_AFTER", 30),
             relay_interval=float(_int(env, "INTERDEPT_RELAY_INTERVAL", 10)),
             mail_retry_for=_int(env, "INTERDEPT_MAIL_RETRY_FOR", 24 * 3600),

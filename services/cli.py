@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 
 import click
 
-from config.settings import Settings
+from config.settings import Settings, served_base_url
 from services.adapters.migrate import upgrade
 from services.adapters.supervisor import Supervisor
 from services.audit_trail import seal as audit_seal_run
@@ -232,6 +232,13 @@ def keys_list() -> None:
                    f"{'private key present' if has_private else ('retired' if not k.active else 'PRIVATE KEY MISSING')}")
 
 
+def _default_base_url(host: str, port: int) -> None:
+    """Links in emails and the calendar feed point where this process serves, unless
+    INTERDEPT_BASE_URL says otherwise; the children (web, worker, beat) inherit it."""
+    if not os.environ.get("INTERDEPT_BASE_URL"):
+        os.environ["INTERDEPT_BASE_URL"] = served_base_url(host, port)
+
+
 def _celery_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
 
@@ -242,6 +249,7 @@ def _celery_cmd(*args: str) -> list[str]:
 @click.option("--workers", "web_workers", default=2, type=int)
 def web(host: str, port: int, web_workers: int) -> None:
     """The web app under gunicorn."""
+    _default_base_url(host, port)
     settings = _settings()
     settings.ensure_dirs()
     _metrics_dir_for_workers(settings)
@@ -287,6 +295,7 @@ def beat() -> None:
               help="Longest wait, in seconds, before a child that keeps dying is started again.")
 def run(host: str, port: int, max_backoff: float) -> None:
     """Web + worker + beat together, each restarted if it dies, until Ctrl-C or SIGTERM."""
+    _default_base_url(host, port)
     settings = _settings()
     settings.ensure_dirs()
     if not logging.getLogger().handlers:
@@ -298,7 +307,8 @@ def run(host: str, port: int, max_backoff: float) -> None:
         "beat": [*me, "beat"],
     }, max_backoff=max_backoff)
     click.echo(f"interdept is running at http://{host}:{port}/ (API docs: /docs, spec: /openapi.json)")
-    click.echo(f"state lives in {settings.var_dir}; press Ctrl-C to stop")
+    click.echo(f"state lives in {settings.var_dir}; links in emails point at {settings.base_url}; "
+               "press Ctrl-C to stop")
     sys.exit(supervisor.run())
 
 

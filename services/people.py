@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select, update
 
 from services.adapters import audit
+from services.adapters.mail import queue_email
 from services.models.base import utcnow
 from services.models.people import LoginAttempt
 from services.models.sessions import WebSession
@@ -101,6 +102,59 @@ def store_password_hash(uow: UnitOfWork, user: User, password_hash: str, *, by: 
     # The password itself is never recorded, nor its hash.
     audit.record(uow, action="user.password_set", object_type="user", object_id=user.id, actor=by,
                  before={"had_password": had}, after={"had_password": True})
+
+
+CURRENT_PASSWORD_WRONG = "Текущий пароль указан неверно."
+
+
+def change_own_password(uow: UnitOfWork, services, user_id: int, current: str, new: str, confirm: str, *,
+                        keep_session_id: int | None, by: Actor | None = None, address: str | None = None,
+                        now: datetime | None = None) -> User:
+    """A signed-in person sets a new password, proving they know the current one.
+
+    Their other web sessions end (``keep_session_id`` is this browser's); they get an email saying
+    so, in case it was not them. A wrong current password is a failed sign-in attempt (recorded and
+    committed at once, so guessing through this form is throttled like the sign-in form); a refusal
+    otherwise changes nothing. API tokens stay valid: revoke them on the same page if needed.
+    """
+    now = now or utcnow()
+    address = address if address is not None else (by.address if by is not None else None)
+    user = uow.session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound("Пользователь не найден.")
+    locked = _locked_until(uow.session, user.email, now)
+    if locked is not None:
+        wait = int((locked - now).total_seconds()) + 1
+        raise TooManyAttempts("Слишком много неверных паролей подряд. "
+                              f"Повторите через {_minutes(wait)} мин.", retry_after=wait,
+                              fields={"current_password": [f"Повторите через {_minutes(wait)} мин."]})
+    ok = False
+    if current and len(current) <= MAX_PASSWORD_LENGTH and user.password_hash:
+        try:
+            ok = _hasher.verify(user.password_hash, current)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+    if not ok:
+        _attempt(uow, user.email, address or "", "failed", user.id, now)
+        raise Invalid("Пароль не изменён.", fields={"current_password": [CURRENT_PASSWORD_WRONG]})
+    problems: dict[str, list[str]] = {}
+    try:
+        check_password_rules(new)
+    except Invalid as exc:
+        problems["new_password"] = list(exc.fields["password"])
+    if not problems and new == current:
+        problems["new_password"] = ["Новый пароль совпадает с текущим."]
+    if new != confirm:
+        problems["new_password_confirm"] = ["Пароли не совпадают."]
+    if problems:
+        raise Invalid("Пароль не изменён.", fields=problems)
+    store_password_hash(uow, user, hash_password(new), by=by, keep_session_id=keep_session_id)
+    when = now.astimezone(services.tz)
+    queue_email(uow, services, dedupe_key=f"password_changed:{user.id}:{secrets.token_hex(8)}",
+                recipient=user.email, template="password_changed", item=f"user:{user.id}",
+                context={"name": user.name or user.email, "at": f"{when:%d.%m.%Y %H:%M}",
+                         "address": address or ""})
+    return user
 
 
 def _minutes(seconds: int) -> int:
@@ -313,6 +367,15 @@ def create_token(uow: UnitOfWork, user: User, name: str, days: int | None, *,
     if errors:
         raise Invalid("Токен не создан.", fields=errors)
     return issue_token_row(uow, user, name, expires_at=utcnow() + timedelta(days=days), by=by)
+
+
+def create_own_token(uow: UnitOfWork, user_id: int, name: str, days: int | None, *,
+                     by: Actor | None = None) -> tuple[ApiToken, str]:
+    """A person's own new token (the profile page and ``POST /api/v1/me/tokens``)."""
+    user = uow.session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound("Пользователь не найден.")
+    return create_token(uow, user, name, days, by=by)
 
 
 def list_tokens(session, user_id: int | None = None, *, limit: int = 100, offset: int = 0) -> list[ApiToken]:

@@ -1,4 +1,8 @@
-"""A user's own settings: reminder delivery and the calendar feed of their deadlines."""
+"""A user's own settings: reminder delivery and the calendar feed of their deadlines.
+
+Each change is audited like the API's token changes; the feed token, like an API token, is
+shown once and kept only as its SHA-256.
+"""
 from __future__ import annotations
 
 import secrets
@@ -7,33 +11,57 @@ from datetime import timedelta
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
+from services.adapters import audit
 from services.models.registry import User
 from services.models.requests import InformationRequest, RequestThread
-from services.people import hash_token
+from services.people import hash_token, list_tokens, token_view
 from services.adapters.unit_of_work import UnitOfWork
-from workflows.core import Invalid, NotFound
+from workflows.core import Actor, Invalid, NotFound
 from workflows.information_request import AWAITING_ADDRESSEE
 
 REMINDER_MODES = ("digest", "single")
+REMINDER_MODE_LABELS = {
+    "digest": "Одним письмом-сводкой (несколько напоминаний за раз)",
+    "single": "Отдельным письмом на каждое напоминание",
+}
 
 
-def set_reminder_mode(uow: UnitOfWork, user_id: int, mode: str) -> User:
+def set_reminder_mode(uow: UnitOfWork, user_id: int, mode: str, *, by: Actor | None = None) -> User:
     if mode not in REMINDER_MODES:
-        raise Invalid("Недопустимый режим.", fields={"reminder_mode": ["digest или single."]})
+        raise Invalid("Недопустимый режим.", fields={
+            "reminder_mode": ["Выберите: одним письмом-сводкой или отдельными письмами."]})
     user = uow.session.get(User, user_id)
+    if user.reminder_mode != mode:
+        audit.record(uow, action="user.reminder_mode_set", object_type="user", object_id=user.id, actor=by,
+                     before={"reminder_mode": user.reminder_mode}, after={"reminder_mode": mode})
     user.reminder_mode = mode
     return user
 
 
-def issue_calendar_token(uow: UnitOfWork, user_id: int) -> str:
+def issue_calendar_token(uow: UnitOfWork, user_id: int, *, by: Actor | None = None) -> str:
     """A new feed token; the previous one stops working (revocation by replacement)."""
     token = secrets.token_urlsafe(24)
-    uow.session.get(User, user_id).calendar_token_hash = hash_token(token)
+    user = uow.session.get(User, user_id)
+    had = user.calendar_token_hash is not None
+    user.calendar_token_hash = hash_token(token)
+    # The token itself is never recorded, nor its hash.
+    audit.record(uow, action="calendar_feed.issued", object_type="user", object_id=user.id, actor=by,
+                 before={"calendar_feed": had}, after={"calendar_feed": True})
     return token
 
 
-def revoke_calendar_token(uow: UnitOfWork, user_id: int) -> None:
-    uow.session.get(User, user_id).calendar_token_hash = None
+def revoke_calendar_token(uow: UnitOfWork, user_id: int, *, by: Actor | None = None) -> None:
+    user = uow.session.get(User, user_id)
+    if user.calendar_token_hash is None:
+        return
+    user.calendar_token_hash = None
+    audit.record(uow, action="calendar_feed.revoked", object_type="user", object_id=user.id, actor=by,
+                 before={"calendar_feed": True}, after={"calendar_feed": False})
+
+
+def calendar_feed_url(base_url: str, token: str) -> str:
+    """The private address a calendar app subscribes to (the token is in it: keep it like a password)."""
+    return f"{base_url}/api/v1/me/deadlines.ics?token={token}"
 
 
 def user_for_calendar_token(session, token: str) -> User:
@@ -71,3 +99,17 @@ def deadlines_ics(session, services, user: User) -> bytes:
         event.add("description", f"Срок: {req.due_date:%d.%m.%Y}, до 23:59 ({services.settings.timezone}).")
         cal.add_component(event)
     return cal.to_ical()
+
+
+TOKEN_STATUS_LABELS = {"active": "действует", "expired": "истёк", "revoked": "отозван"}
+
+
+def profile(session, user_id: int) -> dict:
+    """What the profile page shows: the person, their reminder mode, whether a feed link exists,
+    and their own API tokens (newest first, never a token or its hash)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("Пользователь не найден.")
+    return {"name": user.name or user.email, "email": user.email, "department": user.department.name,
+            "reminder_mode": user.reminder_mode, "calendar_feed": user.calendar_token_hash is not None,
+            "tokens": [token_view(row) for row in list_tokens(session, user_id, limit=200)]}

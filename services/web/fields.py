@@ -99,6 +99,9 @@ FORM_FIELDS: dict[str, Text | Number] = {
     "add_row": CODE, "reload": CODE, "resolution_number": RESOLUTION_NUMBER, "resolution_date": SHORT,
     "email": EMAIL, "password": PASSWORD, "next": LINK, "back": LINK, "csrf_token": TOKEN,
     "working_days": DAYS, "review_working_days": DAYS, "assignee_id": ID, "version": VERSION,
+    # the profile page (/me)
+    "current_password": PASSWORD, "new_password": PASSWORD, "new_password_confirm": PASSWORD,
+    "reminder_mode": CODE, "token_name": NAME, "token_days": Number(min=1, max=people.MAX_TOKEN_DAYS),
 }
 _FORM_PATTERNS: list[tuple[re.Pattern, Text | Number]] = [
     (re.compile(r"f-\d{1,3}-label"), LABEL),

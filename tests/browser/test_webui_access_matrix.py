@@ -124,6 +124,9 @@ PAGES: dict[str, Page] = {
     # The editor shows the draft's cells, which every party sees on the amendment page; saving is refused
     # by role on POST (see FORMS).
     "/amendments/<int:amendment_id>/edit": Page(SCOPED, item="amendment"),
+    # One's own profile (every email's footer links to /me/preferences): anyone signed in, own data only.
+    "/me": Page(SIGNED_IN),
+    "/me/preferences": Page(SIGNED_IN),
 }
 
 FORMS: dict[str, Form] = {
@@ -159,7 +162,17 @@ FORMS: dict[str, Form] = {
     "/amendments/<int:amendment_id>/action": Form("amendment", {"*": IT_DEPT},
                                                   data={"event": "submit_for_review"}, junk={
         "event": "adopt", "version": "²", "resolution_date": "не дата"}),
+    # The profile's forms act on the caller's own settings only: checked in
+    # test_profile_forms_change_only_the_callers_own_settings, not by item.
+    "/me/password": Form(None, {"*": EVERYONE}),
+    "/me/reminders": Form(None, {"*": EVERYONE}),
+    "/me/calendar": Form(None, {"*": EVERYONE}),
+    "/me/calendar/revoke": Form(None, {"*": EVERYONE}),
+    "/me/tokens": Form(None, {"*": EVERYONE}),
+    "/me/tokens/<int:token_id>/revoke": Form(None, {"*": EVERYONE}),
 }
+SELF_SERVICE = {p for p in FORMS if p.startswith("/me/")}
+NOT_BY_ITEM = {"/login", "/logout"} | SELF_SERVICE  # forms with tests of their own below
 # Crafted query strings on pages (as a signed-in party): never a 500.
 JUNK_QUERIES = ("/programs/<slug>/versions/1/diff/1?a=²&b=1", "/amendments/<int:amendment_id>?from=²&to=1",
                 "/amendments/<int:amendment_id>?from=1&to=99999999999999999999", "/requests?page=²&state=zz&box=zz",
@@ -506,7 +519,7 @@ def test_webui_access_matrix(services, app):
         for who, b in browsers.items():
             checked += _check_page(world, b, path, page, failures)
     for path, form in FORMS.items():
-        if path in ("/login", "/logout") or "POST" not in routes.get(path, set()):
+        if path in NOT_BY_ITEM or "POST" not in routes.get(path, set()):
             continue
         for who, b in browsers.items():
             checked += _check_form(services, world, b, path, form, failures)
@@ -515,7 +528,7 @@ def test_webui_access_matrix(services, app):
 
     # Without the CSRF token even those who may act are refused, and nothing changes.
     for path, form in FORMS.items():
-        if path in ("/login", "/logout"):
+        if path in NOT_BY_ITEM:
             continue
         item = next(i for i in _items(world, form.item) if form.may("it", i.name) or form.may("mfc", i.name))
         who = "it" if form.may("it", item.name) else "mfc"
@@ -537,7 +550,7 @@ def test_webui_access_matrix(services, app):
         ("/amendments/new", "it", "-"),
         ("/requests/new", "econ", "-"),
     ]
-    assert {c[0] for c in controls} == set(FORMS) - {"/login", "/logout"}
+    assert {c[0] for c in controls} == set(FORMS) - NOT_BY_ITEM
     for path, who, name in controls:
         form = FORMS[path]
         assert form.may(who, name), (path, who, name)
@@ -642,3 +655,64 @@ def test_sign_out(services, app):
     anon = Browser(app, ANON)
     r = anon.post("/logout", {})
     assert r.status_code == 302 and r.headers["Location"] == "/login"
+
+
+def test_profile_forms_change_only_the_callers_own_settings(services, app):
+    """Every user (the outsider too) acts on the profile's forms: only their own row, tokens and feed
+    change; another's token is 404 as one that does not exist; anonymous callers and posts without
+    the CSRF token are refused and change nothing."""
+    from sqlalchemy import select
+
+    from services.models.registry import ApiToken, User
+
+    world = _build_world(services, app)
+    assert world.ids
+    assert set(SELF_SERVICE) == {p for p, methods in webui_routes(app).items()
+                                 if p.startswith("/me/") and "POST" in methods}
+
+    def state():
+        with services.uow() as uow:
+            users = {u.email: (u.password_hash, u.reminder_mode, u.calendar_token_hash)
+                     for u in uow.session.execute(select(User)).scalars()}
+            tokens = {t.id: (t.user_id, t.name, t.revoked_at) for t in uow.session.execute(select(ApiToken)).scalars()}
+            return users, tokens
+
+    def their_token(who: str) -> int:
+        with services.uow() as uow:
+            uid = uow.session.execute(select(User.id).where(User.email == EMAILS[who])).scalar_one()
+            return uow.session.execute(select(ApiToken.id).where(ApiToken.user_id == uid)
+                                       .order_by(ApiToken.id.desc())).scalars().first()
+
+    forms = {"/me/reminders": {"reminder_mode": "single"}, "/me/calendar": {},
+             "/me/tokens": {"token_name": "Матрица", "token_days": "7"}, "/me/calendar/revoke": {}}
+    anon = Browser(app, ANON)
+    before = state()
+    for path in SELF_SERVICE:
+        r = anon.post(_url(path, {"token_id": 1}), forms.get(path, {}))
+        assert r.status_code == 302 and r.headers["Location"].startswith("/login"), path
+    assert state() == before
+    for who in USERS:
+        b = Browser(app, who)
+        for path, data in forms.items():
+            before = state()
+            assert b.post(path, data, csrf=False).status_code == 400, (who, path)
+            assert state() == before, (who, path)
+            r = b.post(path, data)
+            assert r.status_code in (200, 302), (who, path, r.status_code)
+            after = state()
+            changed_users = {e for e in after[0] if after[0][e] != before[0].get(e)}
+            assert changed_users <= {EMAILS[who]}, (who, path, changed_users)
+            assert path == "/me/tokens" or after[1] == before[1], (who, path)
+        # another's token: 404, nothing revoked
+        other = "mfc" if who != "mfc" else "it"
+        before = state()
+        r = b.post(f"/me/tokens/{their_token(other)}/revoke", {})
+        assert r.status_code == 404 and state() == before, (who, r.status_code)
+        r = b.post("/me/tokens/999999/revoke", {})
+        assert r.status_code == 404
+        mine = their_token(who)
+        assert b.post(f"/me/tokens/{mine}/revoke", {}).status_code == 302
+        assert state()[1][mine][2] is not None
+        r = b.post("/me/password", {"current_password": "wrong-password-1", "new_password": "x" * 12,
+                                    "new_password_confirm": "x" * 12})
+        assert r.status_code == 422 and state()[0][EMAILS[who]][0] == before[0][EMAILS[who]][0]

@@ -31,7 +31,7 @@ def get_preferences():
 @blp.arguments(PreferencesIn)
 def put_preferences(body):
     with current_services().uow() as uow:
-        user = preferences.set_reminder_mode(uow, g.actor.user_id, body["reminder_mode"])
+        user = preferences.set_reminder_mode(uow, g.actor.user_id, body["reminder_mode"], by=g.actor)
         uow.commit()
         return {"reminder_mode": user.reminder_mode, "calendar_feed": bool(user.calendar_token_hash)}
 
@@ -43,9 +43,9 @@ def new_calendar_token():
     """A new private feed URL (shown once); the previous URL stops working."""
     services = current_services()
     with services.uow() as uow:
-        token = preferences.issue_calendar_token(uow, g.actor.user_id)
+        token = preferences.issue_calendar_token(uow, g.actor.user_id, by=g.actor)
         uow.commit()
-    return {"url": f"{services.settings.base_url}/api/v1/me/deadlines.ics?token={token}", "token": token}
+    return {"url": preferences.calendar_feed_url(services.settings.base_url, token), "token": token}
 
 
 @blp.route("/calendar-token", methods=["DELETE"])
@@ -53,7 +53,7 @@ def new_calendar_token():
 @blp.response(204)
 def revoke_calendar_token():
     with current_services().uow() as uow:
-        preferences.revoke_calendar_token(uow, g.actor.user_id)
+        preferences.revoke_calendar_token(uow, g.actor.user_id, by=g.actor)
         uow.commit()
     return ""
 
