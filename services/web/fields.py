@@ -99,6 +99,9 @@ FORM_FIELDS: dict[str, Text | Number] = {
     "add_row": CODE, "reload": CODE, "resolution_number": RESOLUTION_NUMBER, "resolution_date": SHORT,
     "email": EMAIL, "password": PASSWORD, "next": LINK, "back": LINK, "csrf_token": TOKEN,
     "working_days": DAYS, "review_working_days": DAYS, "assignee_id": ID, "version": VERSION,
+    # administration and the password link
+    "name": NAME, "department": CODE, "roles": CODE, "is_head": CODE, "send_link": CODE, "code": CODE,
+    "title": DEPARTMENT_NAME, "password_repeat": PASSWORD,
 }
 _FORM_PATTERNS: list[tuple[re.Pattern, Text | Number]] = [
     (re.compile(r"f-\d{1,3}-label"), LABEL),

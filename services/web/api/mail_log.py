@@ -4,10 +4,9 @@ from __future__ import annotations
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
-
+from services import administration
 from services.web.api.auth import login_required
-from services.models.mail import MAIL_STATES, OutgoingEmail
+from services.models.mail import MAIL_STATES
 from services.web.context import current_services
 from workflows.core import Forbidden
 
@@ -29,14 +28,8 @@ def mail_log(args):
     if not g.actor.has_role("admin"):
         raise Forbidden("Журнал почты доступен только администратору.")
     with current_services().uow() as uow:
-        query = select(OutgoingEmail)
-        if args["state"]:
-            query = query.where(OutgoingEmail.state == args["state"])
-        if args["recipient"]:
-            query = query.where(OutgoingEmail.recipient == args["recipient"])
-        total = uow.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = uow.session.execute(query.order_by(OutgoingEmail.id.desc())
-                                   .offset((args["page"] - 1) * args["page_size"]).limit(args["page_size"])).scalars()
+        rows, total = administration.list_mail(uow.session, state=args["state"], recipient=args["recipient"],
+                                               limit=args["page_size"], offset=(args["page"] - 1) * args["page_size"])
         return {"total": total, "items": [{
             "id": m.id, "recipient": m.recipient, "subject": m.subject, "state": m.state, "attempts": m.attempts,
             "last_error": m.last_error, "created_at": m.created_at.isoformat(),
