@@ -36,3 +36,23 @@ def mail_log(args):
             "sent_at": m.sent_at.isoformat() if m.sent_at else None,
             "next_attempt_at": m.next_attempt_at.isoformat(), "message_id": m.message_id, "item": m.item,
         } for m in rows]}
+
+
+class RetryOut(Schema):
+    id = fields.Integer()
+    state = fields.String(metadata={"description": "sent, если письмо ушло сразу; иначе retrying или failed"})
+
+
+@blp.route("/<int:email_id>/retry", methods=["POST"])
+@login_required
+@blp.response(202, RetryOut)
+def retry(email_id: int):
+    """Send a failed email again (admin only): queued now and delivered at once, audited as email.retried."""
+    if not g.actor.has_role("admin"):
+        raise Forbidden("Журнал почты доступен только администратору.")
+    services = current_services()
+    with services.uow() as uow:
+        administration.retry_email(uow, services, email_id, by=g.actor)
+        uow.commit()
+    with services.uow() as uow:
+        return {"id": email_id, "state": administration.get_email(uow.session, email_id).state}

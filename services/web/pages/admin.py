@@ -67,14 +67,9 @@ def _context(**values):
             "object_labels": OBJECT_LABELS, "token_status_labels": TOKEN_STATUS_LABELS, **values}
 
 
-@bp.route("/admin")
-@admin_required
-def admin_home():
-    return redirect(url_for("webui.admin_users"))
-
-
 # --- users ------------------------------------------------------------------------------------
 
+@bp.route("/admin", endpoint="admin_home")
 @bp.route("/admin/users")
 @admin_required
 def admin_users():
