@@ -21,7 +21,7 @@ from services.web.pages.common import (
     DEPARTMENT_ROLE_LABELS, PAGE_SIZE, Page, actor, as_int, bp, form_errors, login_required, page_number,
     run_action, services, shows_form_errors,
 )
-from workflows.core import Forbidden, Refusal
+from workflows.core import Refusal
 
 MAIL_STATE_LABELS = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлено",
                      "retrying": "повторная попытка", "failed": "не отправлено"}
@@ -36,7 +36,38 @@ ACTION_LABELS = {
 OBJECT_LABELS = {"user": "пользователь", "api_token": "токен API", "department": "подразделение",
                  "email": "письмо", "information_request": "запрос информации", "report": "отчёт",
                  "amendment": "изменение программы", "program": "программа"}
+AUDIT_KEY_LABELS = {"email": "адрес", "name": "имя", "department": "подразделение", "roles": "роли",
+                    "is_head": "руководитель", "active": "действует", "had_password": "пароль был",
+                    "state": "состояние", "attempts": "попыток", "last_error": "ошибка", "revoked": "отозван",
+                    "user_id": "пользователь", "expires_at": "действует до", "emailed": "выслана по почте",
+                    "link_id": "ссылка №", "code": "код", "title": "название", "version": "редакция"}
 TOKEN_STATUS_LABELS = {"active": "действует", "expired": "срок истёк", "revoked": "отозван"}
+
+
+def audit_values(values, departments: dict[str, str]) -> list[tuple[str, str]]:
+    """An audit entry's before/after as (label, value) pairs in Russian: department names, role labels,
+    yes/no, local times; anything else as stored."""
+    out = []
+    for key, value in (values or {}).items() if isinstance(values, dict) else ():
+        if key == "department" and isinstance(value, str):
+            shown = departments.get(value, value)
+        elif key == "roles" and isinstance(value, list):
+            shown = ", ".join(DEPARTMENT_ROLE_LABELS.get(r, str(r)) for r in value) or "—"
+        elif key == "state" and isinstance(value, str) and value in MAIL_STATE_LABELS:
+            shown = MAIL_STATE_LABELS[value]
+        elif isinstance(value, bool):
+            shown = "да" if value else "нет"
+        elif key.endswith("_at") and isinstance(value, str):
+            try:
+                shown = datetime.fromisoformat(value).astimezone(services().tz).strftime("%d.%m.%Y %H:%M")
+            except ValueError:
+                shown = value
+        elif value is None:
+            shown = "—"
+        else:
+            shown = str(value)
+        out.append((AUDIT_KEY_LABELS.get(key, key), shown))
+    return out
 
 
 def admin_required(view):
@@ -46,7 +77,8 @@ def admin_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not actor().has_role("admin"):
-            raise Forbidden("Раздел «Администрирование» доступен только администратору.")
+            return render_template("webui/error.html", title="Нет доступа", status=403,
+                                   message="Раздел «Администрирование» доступен только администратору."), 403
         return view(*args, **kwargs)
 
     return wrapper
@@ -344,6 +376,7 @@ def admin_audit():
         types = adm.audit_object_types(uow.session)
         names = _user_names(uow.session, [r.actor_id for r in rows] + [f.actor_id])
         actors = uow.session.query(User).order_by(User.name, User.email).limit(1000).all()
+        departments = {d["code"]: d["name"] for d in _departments(uow.session)}
         return render_template("webui/admin_audit.html", **_context(
             page=_page(rows, total), f=f, types=types, names=names, actors=actors, check=check,
-            checkpoint_at=checkpoint_at))
+            checkpoint_at=checkpoint_at, values=lambda v: audit_values(v, departments)))
