@@ -69,6 +69,8 @@ class Settings:
     # An email left 'sending' this long after its claim was last renewed (a killed worker's) is sent
     # again by the mail relay; beat runs the relay every relay_interval, so it goes within a minute.
     mail_stuck_after: int = 45
+    # A password-setting link (services.people.issue_password_link) works once, for this many hours.
+    password_link_hours: int = 72
     # One Celery queue per deployment; tests give each run its own so runs sharing a Redis never mix.
     queue: str = "interdept"
     # "text" (the default) or "json": one JSON object per log line, with the request id.
@@ -118,6 +120,7 @@ class Settings:
             relay_interval=float(_int(env, "INTERDEPT_RELAY_INTERVAL", 10)),
             mail_retry_for=_int(env, "INTERDEPT_MAIL_RETRY_FOR", 24 * 3600),
             mail_stuck_after=_int(env, "INTERDEPT_MAIL_STUCK_AFTER", 45),
+            password_link_hours=_int(env, "INTERDEPT_PASSWORD_LINK_HOURS", 72),
             queue=env.get("INTERDEPT_QUEUE") or "interdept",
             log_format=_choice(env, "INTERDEPT_LOG_FORMAT", ("text", "json")),
             metrics_token=env.get("INTERDEPT_METRICS_TOKEN") or None,

@@ -17,7 +17,7 @@ from services.bootstrap import bootstrap
 from services.deadlines import sweep
 from services.events.outbox import relay
 from services.models.registry import User
-from services.people import set_password
+from services.people import issue_password_link, set_password
 from services.registry import DEMO_PASSWORD, create_user, seed_demo_users, seed_reference
 from services.reports import run_schedule
 from services.signing import generate_key, private_key_path, published_keys
@@ -87,17 +87,28 @@ def users() -> None:
               help="executor, co_executor, economic_policy, finance or admin (repeatable).")
 @click.option("--name", default="")
 @click.option("--head", is_flag=True, help="Head of the department (may delegate).")
-def users_create(email: str, department: str, roles: tuple[str, ...], name: str, head: bool) -> None:
-    """Create a user; the new API token is printed on the last line."""
+@click.option("--password-link/--no-password-link", default=True, show_default=True,
+              help="Print a one-time link to set the password (nothing is emailed; for the first admin "
+                   "on a stack where mail may not work yet).")
+def users_create(email: str, department: str, roles: tuple[str, ...], name: str, head: bool,
+                 password_link: bool) -> None:
+    """Create a user; the password link (if any) comes before the new API token, printed on the last line."""
     services = _services(eager=True)
+    link = None
     try:
         with services.uow() as uow:
             user, token = create_user(uow, email=email, department=department, roles=list(roles),
                                       name=name, is_head=head)
+            if password_link:
+                row, link = issue_password_link(uow, services, user, send=False)
+                until = row.expires_at.astimezone(services.tz).strftime("%d.%m.%Y %H:%M")
             uow.commit()
     except Refusal as error:
         _fail(error)
     click.echo(f"created user {user.id} <{user.email}>")
+    if link:
+        click.echo(f"Ссылка для установки пароля: {link}")
+        click.echo(f"(действует один раз, до {until} по местному времени)")
     click.echo(token)
 
 

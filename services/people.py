@@ -21,7 +21,8 @@ from sqlalchemy import select, update
 from services.adapters import audit
 from services.adapters.mail import queue_email
 from services.models.base import utcnow
-from services.models.people import LoginAttempt
+from services.adapters.mail import queue_email
+from services.models.people import LoginAttempt, PasswordLink
 from services.models.sessions import WebSession
 from services.models.registry import ApiToken, User
 from services.adapters.unit_of_work import UnitOfWork
@@ -435,3 +436,103 @@ def token_row(session, token: str) -> ApiToken | None:
     if not row.user.active:
         return None
     return row
+
+
+# --- one-time password links: emailed (or printed by the CLI), single use, expiring ----------
+
+class PasswordLinkInvalid(Refusal):
+    """A password link that is unknown (404), or used, expired, or of a disabled account (410)."""
+
+    status = 404
+    code = "password_link_invalid"
+
+
+class PasswordLinkGone(PasswordLinkInvalid):
+    status = 410
+    code = "password_link_gone"
+
+
+LINK_UNKNOWN = ("Ссылка для установки пароля не найдена. Проверьте, что адрес скопирован из письма целиком, "
+                "или попросите администратора выслать новую ссылку.")
+LINK_USED = ("По этой ссылке пароль уже установлен: ссылка действует один раз. Войдите с установленным паролем "
+             "или попросите администратора выслать новую ссылку.")
+LINK_EXPIRED = ("Ссылка больше не действует: её срок истёк {until} (или администратор выслал новую). "
+                "Попросите администратора выслать новую ссылку.")
+LINK_DISABLED = "Учётная запись отключена. Обратитесь к администратору."
+
+
+def password_link_url(services, token: str) -> str:
+    return f"{services.settings.base_url.rstrip('/')}/password/set/{token}"
+
+
+def _local(services, when: datetime) -> str:
+    return when.astimezone(services.tz).strftime("%d.%m.%Y %H:%M")
+
+
+def issue_password_link(uow: UnitOfWork, services, user: User, *, by: Actor | None = None, send: bool = True,
+                        now: datetime | None = None) -> tuple[PasswordLink, str]:
+    """A new single-use link for ``user`` valid ``password_link_hours`` (72 by default); the user's
+    earlier unused links stop working. With ``send`` it is emailed (queued in this transaction);
+    the URL is returned either way (the CLI prints it), and only the token's SHA-256 is stored."""
+    if not user.active:
+        raise Invalid("Ссылка не выслана: учётная запись отключена. Сначала включите её.")
+    now = now or services.now()
+    uow.session.execute(
+        update(PasswordLink).where(PasswordLink.user_id == user.id, PasswordLink.used_at.is_(None),
+                                   PasswordLink.expires_at > now).values(expires_at=now),
+        execution_options={"synchronize_session": False})
+    token = secrets.token_urlsafe(32)
+    hours = services.settings.password_link_hours
+    row = PasswordLink(token_hash=hash_token(token), user_id=user.id, created_at=now,
+                       expires_at=now + timedelta(hours=hours), created_by_id=by.user_id if by else None)
+    uow.session.add(row)
+    uow.session.flush()
+    url = password_link_url(services, token)
+    # The token is never recorded but as its hash (and in the email itself).
+    audit.record(uow, action="user.password_link_issued", object_type="user", object_id=user.id, actor=by,
+                 after={"link_id": row.id, "expires_at": row.expires_at.isoformat(), "emailed": send})
+    if send:
+        queue_email(uow, services, dedupe_key=f"password_link:{row.id}", recipient=user.email,
+                    template="password_link", item=f"user:{user.id}",
+                    context={"user": user, "url": url, "until": _local(services, row.expires_at), "hours": hours})
+    return row, url
+
+
+def password_link(session, services, token: str, *, now: datetime | None = None) -> PasswordLink:
+    """The live link of ``token``, or a PasswordLinkInvalid saying in Russian why it does not work."""
+    now = now or services.now()
+    row = None
+    if token and len(token) <= 200:
+        row = session.execute(select(PasswordLink).where(PasswordLink.token_hash == hash_token(token))
+                              ).scalar_one_or_none()
+    if row is None:
+        raise PasswordLinkInvalid(LINK_UNKNOWN)
+    if row.used_at is not None:
+        raise PasswordLinkGone(LINK_USED)
+    if row.expires_at <= now:
+        raise PasswordLinkGone(LINK_EXPIRED.format(until=_local(services, row.expires_at)))
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise PasswordLinkGone(LINK_DISABLED)
+    return row
+
+
+def use_password_link(uow: UnitOfWork, services, token: str, password: str, *, address: str | None = None,
+                      now: datetime | None = None) -> User:
+    """Set the password through the link, once: the row is marked used by a conditional UPDATE, so of
+    two requests racing with the same link only one sets a password. The user's sessions end."""
+    now = now or services.now()
+    row = password_link(uow.session, services, token, now=now)
+    check_password_rules(password)
+    taken = uow.session.execute(
+        update(PasswordLink).where(PasswordLink.id == row.id, PasswordLink.used_at.is_(None))
+        .values(used_at=now), execution_options={"synchronize_session": False})
+    if taken.rowcount != 1:
+        raise PasswordLinkGone(LINK_USED)
+    user = uow.session.get(User, row.user_id)
+    by = Actor(user_id=user.id, department=user.department.code, roles=frozenset(user.roles or ()),
+               is_head=bool(user.is_head), name=user.name or user.email, address=address)
+    set_password(uow, user, password, by=by)
+    audit.record(uow, action="user.password_link_used", object_type="user", object_id=user.id, actor=by,
+                 after={"link_id": row.id})
+    return user

@@ -60,3 +60,22 @@ class Signature(Base):
     signature: Mapped[str] = mapped_column(Text)  # base64
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     signed_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class PasswordLink(Base):
+    """A single-use, expiring link that lets a person set their password; only its SHA-256 is kept.
+
+    Issued by an administrator (emailed) or by ``interdept users create`` (printed); ``used_at`` is set
+    by the one request that sets the password, and issuing a new link for the user ends the old ones.
+    """
+
+    __tablename__ = "password_links"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

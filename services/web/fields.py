@@ -102,6 +102,9 @@ FORM_FIELDS: dict[str, Text | Number] = {
     # the profile page (/me)
     "current_password": PASSWORD, "new_password": PASSWORD, "new_password_confirm": PASSWORD,
     "reminder_mode": CODE, "token_name": NAME, "token_days": Number(min=1, max=people.MAX_TOKEN_DAYS),
+    # administration and the password link
+    "name": NAME, "department": CODE, "roles": CODE, "is_head": CODE, "send_link": CODE, "code": CODE,
+    "title": DEPARTMENT_NAME, "password_repeat": PASSWORD,
 }
 _FORM_PATTERNS: list[tuple[re.Pattern, Text | Number]] = [
     (re.compile(r"f-\d{1,3}-label"), LABEL),

@@ -172,6 +172,27 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/admin/departments"): Rule(ROLE, ok=ADMIN, json={"code": "matrix", "name": "Матрица"}),
     ("GET", "/api/v1/admin/tokens"): Rule(ROLE, ok=ADMIN),
     ("DELETE", "/api/v1/admin/tokens/<int:token_id>"): Rule(ROLE, ok=ADMIN),
+    ("POST", "/api/v1/admin/users/<int:user_id>/password-link"): Rule(ROLE, ok=ADMIN),
+    ("POST", "/api/v1/mail/<int:email_id>/retry"): Rule(ROLE, ok=ADMIN),
+    # --- administration pages (admin only: the others get the HTML 403 page) and the password link ---
+    ("GET", "/admin"): Rule(WEB_LOGIN),
+    ("GET", "/admin/users"): Rule(WEB_LOGIN),
+    ("GET", "/admin/users/new"): Rule(WEB_LOGIN),
+    ("POST", "/admin/users/new"): Rule(WEB_FORM),
+    ("GET", "/admin/users/<int:user_id>"): Rule(WEB_LOGIN),
+    ("POST", "/admin/users/<int:user_id>"): Rule(WEB_FORM),
+    ("POST", "/admin/users/<int:user_id>/deactivate"): Rule(WEB_FORM),
+    ("POST", "/admin/users/<int:user_id>/reactivate"): Rule(WEB_FORM),
+    ("POST", "/admin/users/<int:user_id>/password-link"): Rule(WEB_FORM),
+    ("GET", "/admin/departments"): Rule(WEB_LOGIN),
+    ("POST", "/admin/departments"): Rule(WEB_FORM),
+    ("GET", "/admin/tokens"): Rule(WEB_LOGIN),
+    ("POST", "/admin/tokens/<int:token_id>/revoke"): Rule(WEB_FORM),
+    ("GET", "/admin/mail"): Rule(WEB_LOGIN),
+    ("POST", "/admin/mail/<int:email_id>/retry"): Rule(WEB_FORM),
+    ("GET", "/admin/audit"): Rule(WEB_LOGIN),
+    ("GET", "/password/set/<token>"): Rule(PUBLIC),
+    ("POST", "/password/set/<token>"): Rule(WEB_FORM),
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -282,7 +303,7 @@ def _build_world(services, app) -> World:
     world.params = {"slug": SLUG, "number": 1, "user_id": victim_id, "token_id": other_token,
                     "object_type": "report", "object_id": report, "filename": "does-not-exist.css",
                     "request_id": it_mfc, "report_id": report, "amendment_id": amendment, "attachment_id": att,
-                    "a": 1, "b": 1}
+                    "a": 1, "b": 1, "email_id": 999_999, "token": "not-a-password-link"}
     world.victim_token = victim_token
     return world
 

@@ -40,6 +40,7 @@ PARTIES = frozenset(DEMO)  # every demo department takes part in the program; th
 IT_DEPT = frozenset({"it", "it_staff", "admin"})  # the demo admin belongs to the IT department
 EXECUTORS = frozenset({"it", "it_staff"})  # executor role in the executor department
 CREATORS = frozenset({"it", "it_staff", "econ", "finance"})  # may create information requests
+ADMINS = frozenset({"admin"})  # the administration pages; everyone else signed in gets the 403 page
 
 # Subjects and texts that must never reach a caller who may not see their item.
 SUBJECT_MFC = "Секрет-МФЦ посещаемость"
@@ -127,6 +128,18 @@ PAGES: dict[str, Page] = {
     # One's own profile (every email's footer links to /me/preferences): anyone signed in, own data only.
     "/me": Page(SIGNED_IN),
     "/me/preferences": Page(SIGNED_IN),
+    "/admin": Page(SIGNED_IN, ok=ADMINS, refused=403),
+    "/admin/users": Page(SIGNED_IN, ok=ADMINS, refused=403,
+                         queries=("", "?q=victim", "?department=mfc&active=0", "?department=nope&active=zz")),
+    "/admin/users/new": Page(SIGNED_IN, ok=ADMINS, refused=403),
+    "/admin/users/<int:user_id>": Page(SIGNED_IN, ok=ADMINS, refused=403),
+    "/admin/departments": Page(SIGNED_IN, ok=ADMINS, refused=403),
+    "/admin/tokens": Page(SIGNED_IN, ok=ADMINS, refused=403, queries=("", "?user_id=1", "?user_id=²")),
+    "/admin/mail": Page(SIGNED_IN, ok=ADMINS, refused=403, queries=("", "?state=failed", "?state=zz&recipient=x")),
+    "/admin/audit": Page(SIGNED_IN, ok=ADMINS, refused=403,
+                         queries=("", "?check=1", "?object_type=user&object_id=1&actor_id=1", "?actor_id=²")),
+    # A live one-time link (the world issues one): anyone holding it may open the form.
+    "/password/set/<token>": Page(PUBLIC),
 }
 
 FORMS: dict[str, Form] = {
@@ -170,9 +183,26 @@ FORMS: dict[str, Form] = {
     "/me/calendar/revoke": Form(None, {"*": EVERYONE}),
     "/me/tokens": Form(None, {"*": EVERYONE}),
     "/me/tokens/<int:token_id>/revoke": Form(None, {"*": EVERYONE}),
+    # --- administration: the admin only ---
+    "/admin/users/new": Form(None, {"*": ADMINS}, counts="User", data={
+        "email": "matrix.new@kotovsk.example", "department": "finance", "roles": "finance", "send_link": "1"},
+        junk={"email": "x", "department": "nope", "roles": "zz", "is_head": "²"}),
+    "/admin/users/<int:user_id>": Form("user", {"*": ADMINS}, data={
+        "name": "Жертва Матрицы", "department": "mfc", "roles": "co_executor"}, junk={
+        "department": "nope", "roles": "zz"}),
+    "/admin/users/<int:user_id>/password-link": Form("user", {"*": ADMINS}),
+    "/admin/users/<int:user_id>/deactivate": Form("user", {"*": ADMINS}),
+    "/admin/users/<int:user_id>/reactivate": Form("user", {"*": ADMINS}),
+    "/admin/departments": Form(None, {"*": ADMINS}, counts="Department", data={
+        "code": "matrix", "title": "Матрица"}, junk={"code": "НЕ КОД", "title": ""}),
+    "/admin/tokens/<int:token_id>/revoke": Form("token", {"*": ADMINS}),
+    "/admin/mail/<int:email_id>/retry": Form("email", {"*": ADMINS}),
+    # Public: whoever holds the link; checked in tests/api/test_admin_pages.py.
+    "/password/set/<token>": Form(None, {"*": EVERYONE}),
 }
 SELF_SERVICE = {p for p in FORMS if p.startswith("/me/")}
-NOT_BY_ITEM = {"/login", "/logout"} | SELF_SERVICE  # forms with tests of their own below
+# forms with tests of their own (the password link: tests/api/test_admin_pages.py)
+NOT_BY_ITEM = {"/login", "/logout", "/password/set/<token>"} | SELF_SERVICE
 # Crafted query strings on pages (as a signed-in party): never a 500.
 JUNK_QUERIES = ("/programs/<slug>/versions/1/diff/1?a=²&b=1", "/amendments/<int:amendment_id>?from=²&to=1",
                 "/amendments/<int:amendment_id>?from=1&to=99999999999999999999", "/requests?page=²&state=zz&box=zz",
@@ -256,10 +286,15 @@ class Browser:
 
 
 def _build_world(services, app) -> World:
-    from services.models.registry import User
-    from services.people import demo_password_hash, store_password_hash
+    from services.models.base import utcnow
+    from services.models.mail import OutgoingEmail
+    from services.models.registry import ApiToken, User
+    from services.people import demo_password_hash, issue_password_link, store_password_hash
     from services.registry import create_user, ensure_department
     from services.reports import run_schedule
+
+    def outsider_row(uow):
+        return uow.session.query(User).filter(User.email == EMAILS["outsider"]).one()
 
     tokens = seed(services)
     with services.uow() as uow:
@@ -272,6 +307,20 @@ def _build_world(services, app) -> World:
         for user in uow.session.query(User).filter(User.password_hash.is_(None)):
             store_password_hash(uow, user, demo_password_hash(PASSWORD))
         uow.commit()
+    with services.uow() as uow:  # the administration pages' objects: a user, a token, a failed email
+        victim, victim_token = create_user(uow, email="victim@kotovsk.example", department="mfc",
+                                           roles=["co_executor"], name="Жертва")
+        _, link = issue_password_link(uow, services, outsider_row(uow), send=False)
+        token_row = uow.session.query(ApiToken).filter(ApiToken.user_id == victim.id).one()
+        now = utcnow()
+        failed = OutgoingEmail(dedupe_key="matrix:failed", message_id="<matrix@localhost>",
+                               recipient="finance@kotovsk.example", subject="Матрица: письмо не ушло",
+                               text_body="-", html_body="-", state="failed", attempts=9, next_attempt_at=now,
+                               created_at=now, last_error="Матрица: SMTP недоступен")
+        uow.session.add(failed)
+        uow.commit()
+        admin_ids = {"user_id": victim.id, "token_id": token_row.id, "email_id": failed.id,
+                     "token": link.rsplit("/", 1)[1]}
     run_schedule(services, date(2017, 6, 1))
     client = app.test_client()
 
@@ -323,8 +372,11 @@ def _build_world(services, app) -> World:
         "amendment": [Item("amendment", {"amendment_id": amendment}, PARTIES, JUSTIFICATION),
                       Item("missing", {"amendment_id": 999_999}, NOBODY)],
         "program": [Item("program", {"slug": SLUG}, PARTIES)],
+        "user": [Item("victim", {"user_id": admin_ids["user_id"]}, EVERYONE)],
+        "token": [Item("victim_token", {"token_id": admin_ids["token_id"]}, EVERYONE)],
+        "email": [Item("failed_email", {"email_id": admin_ids["email_id"]}, EVERYONE)],
     }
-    params = {"slug": SLUG, "a": 1, "b": 1, "filename": "webui/app.css"}
+    params = {"slug": SLUG, "a": 1, "b": 1, "filename": "webui/app.css", **admin_ids}
     return World(items=items, params=params,
                  ids={"req_mfc": req_mfc, "req_fin": req_fin, "report": report, "amendment": amendment})
 
@@ -361,7 +413,10 @@ def _snapshot(services, form: Form, item: Item):
     from sqlalchemy import func, select
 
     from services.models.amendments import Amendment
-    from services.models.registry import IndicatorActual
+    from services.models.audit import AuditEntry
+    from services.models.mail import OutgoingEmail
+    from services.models.people import PasswordLink
+    from services.models.registry import ApiToken, Department, IndicatorActual, User
     from services.models.reports import Report
     from services.models.requests import (
         Answer,
@@ -377,18 +432,23 @@ def _snapshot(services, form: Form, item: Item):
     with services.uow() as uow:
         s = uow.session
         common = (count(TransitionRecord), count(IndicatorActual))
+        tail = (count(AuditEntry), count(OutgoingEmail))  # a refused post audits and emails nothing
         if form.item is None:
-            model = {"RequestThread": RequestThread, "Amendment": Amendment}[form.counts]
-            return common + (count(model), count(InformationRequest))
+            model = {"RequestThread": RequestThread, "Amendment": Amendment, "User": User,
+                     "Department": Department}[form.counts]
+            return common + (count(model), count(InformationRequest)) + tail
         model, key = {"request": (InformationRequest, "request_id"), "report": (Report, "report_id"),
-                      "amendment": (Amendment, "amendment_id")}[form.item]
+                      "amendment": (Amendment, "amendment_id"), "user": (User, "user_id"),
+                      "token": (ApiToken, "token_id"), "email": (OutgoingEmail, "email_id")}[form.item]
         obj = s.get(model, item.params[key])
         if obj is None:
-            return common + (None,)
+            return common + (None,) + tail
         extra = ()
         if model is InformationRequest:
             extra = (count(Answer, Answer.request_id == obj.id), count(Attachment, Attachment.request_id == obj.id))
-        return common + (_row(obj),) + extra
+        if model is User:
+            extra = (count(PasswordLink, PasswordLink.user_id == obj.id),)
+        return common + (_row(obj),) + extra + tail
 
 
 # --- the matrix ---------------------------------------------------------------------------------
@@ -498,7 +558,9 @@ def _post_refused(services, world: World, b: Browser, path: str, form: Form, ite
         if r.status_code != 302 or not r.headers.get("Location", "").startswith("/login"):
             failures.append(f"{where} — without a session a form must redirect to /login")
     else:
-        visible = who in item.visible_to and (form.item is not None or who in PARTIES)
+        # Creation forms of the program's items are 404 outside the program; the administration's
+        # are the admin's alone, 403 for every other signed-in caller.
+        visible = who in item.visible_to and (form.item is not None or who in PARTIES or path.startswith("/admin/"))
         problem = _refused(r, flashes, visible)
         if problem:
             failures.append(f"{where} — {problem}")
@@ -530,8 +592,8 @@ def test_webui_access_matrix(services, app):
     for path, form in FORMS.items():
         if path in NOT_BY_ITEM:
             continue
-        item = next(i for i in _items(world, form.item) if form.may("it", i.name) or form.may("mfc", i.name))
-        who = "it" if form.may("it", item.name) else "mfc"
+        item = next(i for i in _items(world, form.item) if any(form.may(w, i.name) for w in ("it", "mfc", "admin")))
+        who = next(w for w in ("it", "mfc", "admin") if form.may(w, item.name))
         before = _snapshot(services, form, item)
         r = browsers[who].post(_url(path, item.params), form.data, upload=form.upload, csrf=False)
         assert r.status_code == 400, (path, who, r.status_code)
@@ -549,6 +611,14 @@ def test_webui_access_matrix(services, app):
         ("/amendments/<int:amendment_id>/action", "it_staff", "amendment"),
         ("/amendments/new", "it", "-"),
         ("/requests/new", "econ", "-"),
+        ("/admin/users/new", "admin", "-"),
+        ("/admin/users/<int:user_id>", "admin", "victim"),
+        ("/admin/users/<int:user_id>/password-link", "admin", "victim"),
+        ("/admin/users/<int:user_id>/deactivate", "admin", "victim"),
+        ("/admin/users/<int:user_id>/reactivate", "admin", "victim"),
+        ("/admin/departments", "admin", "-"),
+        ("/admin/tokens/<int:token_id>/revoke", "admin", "victim_token"),
+        ("/admin/mail/<int:email_id>/retry", "admin", "failed_email"),
     ]
     assert {c[0] for c in controls} == set(FORMS) - NOT_BY_ITEM
     for path, who, name in controls:

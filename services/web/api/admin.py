@@ -1,36 +1,22 @@
 """Administration: people, departments, roles and tokens. Admin role only; every change is audited."""
 from __future__ import annotations
 
-import secrets
-
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, or_, select
 
-from services.adapters import audit
-
-from services import people
+from services import administration, people
 from services.web.api.auth import admin_required
 from services.web.api.tokens import TokenOut
-from services.models.registry import ROLES, Department, User
-from services.registry import create_user
+from services.models.registry import ROLES
 from services.web.context import current_services
 from services.web.fields import CODE, DEPARTMENT_NAME, EMAIL, ID, NAME, PASSWORD
-from workflows.core import Invalid, NotFound
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Администрирование")
 
 
-def user_view(user: User) -> dict:
-    return {"id": user.id, "email": user.email, "name": user.name or "", "department": user.department.code,
-            "roles": list(user.roles or ()), "is_head": bool(user.is_head), "active": bool(user.active),
-            "deactivated_at": user.deactivated_at, "created_at": user.created_at,
-            "has_password": user.password_hash is not None}
-
-
-def department_view(dept: Department) -> dict:
-    return {"id": dept.id, "code": dept.code, "name": dept.name}
+user_view = administration.user_view
+department_view = administration.department_view
 
 
 class UserOut(Schema):
@@ -62,6 +48,8 @@ class UserCreate(Schema):
                         validate=validate.Length(min=1))
     is_head = fields.Boolean(load_default=False)
     password = PASSWORD.field(load_default=None)
+    send_password_link = fields.Boolean(load_default=False, metadata={
+        "description": "Выслать человеку письмо с одноразовой ссылкой для установки пароля"})
 
 
 class UserUpdate(Schema):
@@ -92,25 +80,6 @@ class TokenListQuery(Schema):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-def _user(session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("Пользователь не найден.")
-    return user
-
-
-def _department(session, code: str) -> Department:
-    dept = session.execute(select(Department).where(Department.code == code)).scalar_one_or_none()
-    if dept is None:
-        raise Invalid("Нет такого подразделения.", fields={"department": [f"Неизвестный код: {code}."]})
-    return dept
-
-
-def _not_myself(user: User, what: str) -> None:
-    if user.id == g.actor.user_id:
-        raise Invalid(f"Нельзя {what} собственную учётную запись: попросите другого администратора.")
-
-
 # --- users -----------------------------------------------------------------
 
 @blp.route("/users")
@@ -118,17 +87,9 @@ def _not_myself(user: User, what: str) -> None:
 @blp.arguments(UserListQuery, location="query")
 def list_users(args):
     with current_services().uow() as uow:
-        query = select(User).join(Department)
-        if args["department"]:
-            query = query.where(Department.code == args["department"])
-        if args["active"] is not None:
-            query = query.where(User.active.is_(args["active"]))
-        if args["q"]:
-            like = f"%{args['q'].lower()}%"
-            query = query.where(or_(func.lower(User.email).like(like), func.lower(User.name).like(like)))
-        total = uow.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = uow.session.execute(query.order_by(User.id).offset((args["page"] - 1) * args["page_size"])
-                                   .limit(args["page_size"])).scalars()
+        rows, total = administration.list_users(
+            uow.session, administration.UserFilter(department=args["department"], q=args["q"], active=args["active"]),
+            limit=args["page_size"], offset=(args["page"] - 1) * args["page_size"])
         return {"items": UserOut(many=True).dump([user_view(u) for u in rows]), "total": total,
                 "page": args["page"], "page_size": args["page_size"]}
 
@@ -138,14 +99,14 @@ def list_users(args):
 @blp.arguments(UserCreate)
 @blp.response(201, UserOut)
 def create_user_(body):
-    """A new person (no API token: they make their own). Without a password they cannot sign in yet."""
-    with current_services().uow() as uow:
-        if body["password"] is not None:
-            people.check_password_rules(body["password"])
-        user, _ = create_user(uow, email=body["email"], department=body["department"], roles=body["roles"],
-                              name=body["name"], is_head=body["is_head"], by=g.actor, with_token=False)
-        if body["password"] is not None:
-            people.set_password(uow, user, body["password"], by=g.actor)
+    """A new person (no API token: they make their own). Without a password they cannot sign in yet;
+    ``send_password_link`` emails them a one-time link to set one."""
+    services = current_services()
+    with services.uow() as uow:
+        user = administration.create_user(uow, services, email=body["email"], department=body["department"],
+                                          roles=body["roles"], name=body["name"], is_head=body["is_head"],
+                                          password=body["password"], send_link=body["send_password_link"],
+                                          by=g.actor)
         uow.commit()
         return user_view(user)
 
@@ -155,7 +116,7 @@ def create_user_(body):
 @blp.response(200, UserOut)
 def get_user(user_id: int):
     with current_services().uow() as uow:
-        return user_view(_user(uow.session, user_id))
+        return user_view(administration.get_user(uow.session, user_id))
 
 
 @blp.route("/users/<int:user_id>", methods=["PATCH"])
@@ -165,28 +126,9 @@ def get_user(user_id: int):
 def update_user(body, user_id: int):
     """Change name, department, roles or the head flag; before and after go to the audit log."""
     with current_services().uow() as uow:
-        user = _user(uow.session, user_id)
-        before = user_view(user)
-        if "roles" in body and "admin" not in body["roles"] and "admin" in (user.roles or ()):
-            _not_myself(user, "снять роль администратора с")
-        if "department" in body:
-            user.department_id = _department(uow.session, body["department"]).id
-        if "roles" in body:
-            user.roles = sorted(set(body["roles"]))
-        if "is_head" in body:
-            user.is_head = body["is_head"]
-        if "name" in body:
-            user.name = body["name"]
-        uow.session.flush()
-        uow.session.refresh(user)
-        after = user_view(user)
-        keys = ("name", "department", "roles", "is_head")
-        changed = [k for k in keys if before[k] != after[k]]
-        if changed:
-            audit.record(uow, action="user.updated", object_type="user", object_id=user.id, actor=g.actor,
-                         before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+        user = administration.update_user(uow, user_id, body, by=g.actor)
         uow.commit()
-        return after
+        return user_view(user)
 
 
 @blp.route("/users/<int:user_id>/deactivate", methods=["POST"])
@@ -195,9 +137,7 @@ def update_user(body, user_id: int):
 def deactivate_user(user_id: int):
     """The user's tokens and sessions stop working with the next request."""
     with current_services().uow() as uow:
-        user = _user(uow.session, user_id)
-        _not_myself(user, "отключить")
-        people.deactivate(uow, user, by=g.actor)
+        user = administration.deactivate_user(uow, user_id, by=g.actor)
         uow.commit()
         return user_view(user)
 
@@ -207,8 +147,7 @@ def deactivate_user(user_id: int):
 @blp.response(200, UserOut)
 def reactivate_user(user_id: int):
     with current_services().uow() as uow:
-        user = _user(uow.session, user_id)
-        people.reactivate(uow, user, by=g.actor)
+        user = administration.reactivate_user(uow, user_id, by=g.actor)
         uow.commit()
         return user_view(user)
 
@@ -218,13 +157,23 @@ def reactivate_user(user_id: int):
 @blp.arguments(PasswordReset)
 def reset_password(body, user_id: int):
     """Set a new password, or make a random one (shown once); the user's sessions end."""
-    generated = body["password"] is None
-    password = secrets.token_urlsafe(12) if generated else body["password"]
     with current_services().uow() as uow:
-        user = _user(uow.session, user_id)
-        people.set_password(uow, user, password, by=g.actor)
+        generated = administration.reset_password(uow, user_id, body["password"], by=g.actor)
         uow.commit()
-    return {"user_id": user_id, "password": password if generated else None}
+    return {"user_id": user_id, "password": generated}
+
+
+@blp.route("/users/<int:user_id>/password-link", methods=["POST"])
+@admin_required
+@blp.response(202, UserOut)
+def send_password_link(user_id: int):
+    """Email the user a one-time link to set their password (valid INTERDEPT_PASSWORD_LINK_HOURS, 72 h);
+    their earlier unused links stop working."""
+    services = current_services()
+    with services.uow() as uow:
+        user = administration.send_password_link(uow, services, user_id, by=g.actor)
+        uow.commit()
+        return user_view(user)
 
 
 # --- departments -------------------------------------------------------------
@@ -234,8 +183,7 @@ def reset_password(body, user_id: int):
 @blp.response(200, DepartmentOut(many=True))
 def list_departments():
     with current_services().uow() as uow:
-        return [department_view(d) for d in
-                uow.session.execute(select(Department).order_by(Department.code).limit(1000)).scalars()]
+        return [department_view(d) for d in administration.list_departments(uow.session)]
 
 
 @blp.route("/departments", methods=["POST"])
@@ -244,13 +192,7 @@ def list_departments():
 @blp.response(201, DepartmentOut)
 def create_department(body):
     with current_services().uow() as uow:
-        if uow.session.execute(select(Department.id).where(Department.code == body["code"])).first():
-            raise Invalid("Подразделение не создано.", fields={"code": ["Такой код уже есть."]})
-        dept = Department(code=body["code"], name=body["name"].strip())
-        uow.session.add(dept)
-        uow.session.flush()
-        audit.record(uow, action="department.created", object_type="department", object_id=dept.code,
-                     actor=g.actor, after={"code": dept.code, "name": dept.name})
+        dept = administration.create_department(uow, body["code"], body["name"], by=g.actor)
         uow.commit()
         return department_view(dept)
 

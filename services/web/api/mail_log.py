@@ -4,10 +4,9 @@ from __future__ import annotations
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
-
+from services import administration
 from services.web.api.auth import login_required
-from services.models.mail import MAIL_STATES, OutgoingEmail
+from services.models.mail import MAIL_STATES
 from services.web.context import current_services
 from workflows.core import Forbidden
 
@@ -29,17 +28,31 @@ def mail_log(args):
     if not g.actor.has_role("admin"):
         raise Forbidden("Журнал почты доступен только администратору.")
     with current_services().uow() as uow:
-        query = select(OutgoingEmail)
-        if args["state"]:
-            query = query.where(OutgoingEmail.state == args["state"])
-        if args["recipient"]:
-            query = query.where(OutgoingEmail.recipient == args["recipient"])
-        total = uow.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = uow.session.execute(query.order_by(OutgoingEmail.id.desc())
-                                   .offset((args["page"] - 1) * args["page_size"]).limit(args["page_size"])).scalars()
+        rows, total = administration.list_mail(uow.session, state=args["state"], recipient=args["recipient"],
+                                               limit=args["page_size"], offset=(args["page"] - 1) * args["page_size"])
         return {"total": total, "items": [{
             "id": m.id, "recipient": m.recipient, "subject": m.subject, "state": m.state, "attempts": m.attempts,
             "last_error": m.last_error, "created_at": m.created_at.isoformat(),
             "sent_at": m.sent_at.isoformat() if m.sent_at else None,
             "next_attempt_at": m.next_attempt_at.isoformat(), "message_id": m.message_id, "item": m.item,
         } for m in rows]}
+
+
+class RetryOut(Schema):
+    id = fields.Integer()
+    state = fields.String(metadata={"description": "sent, если письмо ушло сразу; иначе retrying или failed"})
+
+
+@blp.route("/<int:email_id>/retry", methods=["POST"])
+@login_required
+@blp.response(202, RetryOut)
+def retry(email_id: int):
+    """Send a failed email again (admin only): queued now and delivered at once, audited as email.retried."""
+    if not g.actor.has_role("admin"):
+        raise Forbidden("Журнал почты доступен только администратору.")
+    services = current_services()
+    with services.uow() as uow:
+        administration.retry_email(uow, services, email_id, by=g.actor)
+        uow.commit()
+    with services.uow() as uow:
+        return {"id": email_id, "state": administration.get_email(uow.session, email_id).state}

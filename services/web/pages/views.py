@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from services.web.pages import (  # noqa: F401  (route registration)
-    amendments, auth, filters, home, profile, programs, reports, requests, workflow_pages,
+    admin, amendments, auth, filters, home, password_links, profile, programs, reports, requests,
+    workflow_pages,
 )
 from services.web.pages.common import bp
 

@@ -71,6 +71,12 @@
     });
   }
 
+  // Irreversible actions ask first: <form data-confirm="…"> (an inline onsubmit would break the CSP).
+  document.addEventListener("submit", function (ev) {
+    var text = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
+    if (text && !window.confirm(text)) { ev.preventDefault(); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("[data-deadline-preview]"), deadlinePreview);
     Array.prototype.forEach.call(document.querySelectorAll("[data-add-row]"), builder);
