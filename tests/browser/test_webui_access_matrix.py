@@ -259,7 +259,7 @@ def _build_world(services, app) -> World:
         for user in uow.session.query(User).filter(User.password_hash.is_(None)):
             store_password_hash(uow, user, demo_password_hash(PASSWORD))
         uow.commit()
-    run_schedule(services, date(2017, 6, 1))
+    run_schedule(services, date(2017, 6, 1), backlog=True)
     client = app.test_client()
 
     def call(who, method, url, **kw):
