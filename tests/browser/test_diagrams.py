@@ -141,3 +141,10 @@ def test_workflows_page_in_chromium_labels_readable_and_apart(people_in_browser,
     assert person.page.locator("svg.diagram.drawn").count() == 3
     assert _rendered_problems(person.page) == []
     person.shot("workflows-diagrams-fallback")
+
+
+@needs_dot
+def test_graphviz_marks_the_current_state_group():
+    root = ET.fromstring(str(svg.state_diagram(rp.WORKFLOW, "submitted")))
+    (group,) = [g for g in root.iter(f"{NS}g") if "current" in (g.get("class") or "").split()]
+    assert "".join(group.itertext()).strip() == "Представлен"

@@ -90,15 +90,24 @@ def _dot_source(workflow, current: str | None) -> str:
     return dot.to_string()
 
 
-def _clean_svg(raw: bytes, title: str) -> Markup:
+def _clean_svg(raw: bytes, title: str, current_id: str | None = None) -> Markup:
     """Graphviz's SVG made fit for the page: no English titles or ids, 1 unit = 1 px, our title."""
     root = ET.fromstring(raw)
+    if current_id is not None:  # the lit state's group is marked like the hand-drawn one (class "current")
+        for group in root.iter(f"{{{SVG_NS}}}g"):
+            name = group.find(f"{{{SVG_NS}}}title")
+            if group.get("class") == "node" and name is not None and name.text == current_id:
+                group.set("class", "state current")
     for parent in list(root.iter()):
         for child in list(parent):
             if child.tag == f"{{{SVG_NS}}}title":
                 parent.remove(child)
     for el in root.iter():
         el.attrib.pop("id", None)
+        if el.tail is not None and not el.tail.strip():  # one line, like the other inline pictures
+            el.tail = None
+        if el.text is not None and not el.text.strip():
+            el.text = None
     view = root.get("viewBox", "").split()
     if len(view) == 4:
         root.set("width", f"{float(view[2]):.0f}")
@@ -122,7 +131,8 @@ def render(workflow, current: str | None, title: str) -> Markup | None:
     if cached is not None:
         return cached
     try:
-        svg = _clean_svg(run_graphviz(_dot_source(workflow, current), "svg"), title)
+        current_id = next((s.id for s in workflow.machine.states if s.value == current), None)
+        svg = _clean_svg(run_graphviz(_dot_source(workflow, current), "svg"), title, current_id)
     except (GraphvizError, OSError, ET.ParseError) as exc:
         log.warning("graphviz could not draw the %s diagram (%s); drawing it by hand", workflow.name, exc)
         return None
