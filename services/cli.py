@@ -61,14 +61,19 @@ def db_upgrade() -> None:
 
 @main.command()
 @click.option("--demo-users/--no-demo-users", default=True, help="Create demo users and print their tokens.")
-def seed(demo_users: bool) -> None:
-    """Load reference programs from config/programs (idempotent) and demo users."""
+@click.option("--reports/--no-reports", "report_cycles", default=True,
+              help="Create the report cycles due now, as the hourly schedule would.")
+def seed(demo_users: bool, report_cycles: bool) -> None:
+    """Load reference programs from config/programs (idempotent), demo users and the report cycles due now."""
     services = _services(eager=True)
     with services.uow() as uow:
         created = seed_reference(uow)
         issued = seed_demo_users(uow) if demo_users else []
         uow.commit()
     click.echo(f"programs created: {', '.join(created) or 'none (already there)'}")
+    if report_cycles:
+        # The same rule as beat's hourly run, so whichever comes first creates them and the other none.
+        click.echo(f"report cycles created: {run_schedule(services)}")
     if issued:
         click.echo(f"demo users (web sign-in password: {DEMO_PASSWORD}; API tokens, shown once):")
         for email, token in issued:
@@ -332,14 +337,19 @@ def reports() -> None:
 @click.option("--today", default=None, help="Local date YYYY-MM-DD to schedule as of (default: today).")
 @click.option("--year", type=int, default=None, help="Only this program year.")
 @click.option("--program", default=None, help="Only this program (slug).")
-def schedule(today: str | None, year: int | None, program: str | None) -> None:
-    """Create the report cycles that are due (idempotent: existing ones are kept)."""
+@click.option("--backlog", is_flag=True, help="Every cycle whose period has begun, not only those due now.")
+def schedule(today: str | None, year: int | None, program: str | None, backlog: bool) -> None:
+    """Create the report cycles due now (idempotent: existing ones are kept; beat runs it hourly).
+
+    Due now: the cycles of the reporting year (this year, or the program's last one once it ended)
+    whose period has begun, and last year's annual report. --year or --backlog open older ones.
+    """
     try:
         as_of = date.fromisoformat(today) if today else None
     except ValueError:
         raise click.BadParameter(f"not a date: {today!r}", param_hint="--today") from None
     services = bootstrap(eager=True)
-    count = run_schedule(services, as_of, year=year, program=program)
+    count = run_schedule(services, as_of, year=year, program=program, backlog=backlog)
     click.echo(f"report cycles created: {count}")
 
 

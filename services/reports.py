@@ -35,7 +35,7 @@ from workflows.report_content import (
     Actual, Answer, activity_key, assemble_content, dec, indicator_key, spent_key,
 )
 from workflows.report import (
-    ECONOMIC_POLICY, EXECUTOR, NOT_SUBMITTED, REPORT, SYSTEM_PARTY, cycles_for_year,
+    ECONOMIC_POLICY, EXECUTOR, NOT_SUBMITTED, REPORT, SYSTEM_PARTY, cycles_due_now, cycles_for_year,
 )
 
 WORKFLOW = REPORT
@@ -102,11 +102,15 @@ def due_at_for(services, due: date) -> datetime:
 
 
 def schedule_cycles(uow: UnitOfWork, services, today: date, *, year: int | None = None,
-                    program: str | None = None) -> list[Report]:
-    """Create every cycle whose period has begun by ``today`` for active programs; idempotent.
+                    program: str | None = None, backlog: bool = False) -> list[Report]:
+    """Create the cycles due now (``workflows.report.cycles_due_now``) for active programs; idempotent.
 
-    Existing cycles are skipped; a concurrent run loses on the unique constraint
-    (program, kind, period) inside a savepoint, so running twice creates nothing twice.
+    The hourly beat task, ``interdept seed`` and ``interdept reports schedule`` all call this with
+    the same rule, so whichever runs first creates the cycles and the others create none. With
+    ``year`` (or ``backlog``) every cycle of that year (of every year) whose period has begun is
+    created instead: an operator filling in the past on purpose. Existing cycles are skipped; a
+    concurrent run loses on the unique constraint (program, kind, period) inside a savepoint, so
+    running twice creates nothing twice.
     """
     query = select(Program).where(Program.active.is_(True)).order_by(Program.id)
     if program:
@@ -118,36 +122,37 @@ def schedule_cycles(uow: UnitOfWork, services, today: date, *, year: int | None 
         rules = schedule_rules(prog.slug)
         existing = set(uow.session.execute(
             select(Report.kind, Report.period).where(Report.program_id == prog.id)).all())
-        years = range(passport.period_start, passport.period_end + 1)
-        for y in years:
-            if year is not None and y != year:
+        if year is not None or backlog:
+            years = [y for y in range(passport.period_start, passport.period_end + 1) if year in (None, y)]
+            due_now = [c for y in years for c in cycles_for_year(rules, y) if c.period_start <= today]
+        else:
+            due_now = cycles_due_now(rules, today, passport.period_start, passport.period_end)
+        for cycle in due_now:
+            if (cycle.kind, cycle.period) in existing:
                 continue
-            for cycle in cycles_for_year(rules, y):
-                if cycle.period_start > today or (cycle.kind, cycle.period) in existing:
-                    continue
-                due = due_date_for_rule(services.calendar, cycle.nominal_due)
-                report = Report(
-                    program_id=prog.id, kind=cycle.kind, period=cycle.period, year=cycle.year,
-                    quarter=cycle.quarter, state="draft", due_date=due, due_at=due_at_for(services, due),
-                    co_executor_due_date=due_date_for_rule(services.calendar, cycle.nominal_co_executor_due),
-                    inputs={}, note="",
-                )
-                try:
-                    with uow.session.begin_nested():
-                        uow.session.add(report)
-                        uow.session.flush()
-                except IntegrityError:
-                    continue  # another run created it first
-                uow.emit("report.created", {"item_id": report.id, "program": prog.slug, "kind": report.kind,
-                                            "period": report.period, "due_date": due.isoformat()})
-                reminders.reschedule(uow, services, "report", report.id, due, 1, prog.slug)
-                created.append(report)
+            due = due_date_for_rule(services.calendar, cycle.nominal_due)
+            report = Report(
+                program_id=prog.id, kind=cycle.kind, period=cycle.period, year=cycle.year,
+                quarter=cycle.quarter, state="draft", due_date=due, due_at=due_at_for(services, due),
+                co_executor_due_date=due_date_for_rule(services.calendar, cycle.nominal_co_executor_due),
+                inputs={}, note="",
+            )
+            try:
+                with uow.session.begin_nested():
+                    uow.session.add(report)
+                    uow.session.flush()
+            except IntegrityError:
+                continue  # another run created it first
+            uow.emit("report.created", {"item_id": report.id, "program": prog.slug, "kind": report.kind,
+                                        "period": report.period, "due_date": due.isoformat()})
+            reminders.reschedule(uow, services, "report", report.id, due, 1, prog.slug)
+            created.append(report)
     return created
 
 
 def run_schedule(services, today: date | None = None, **kw) -> int:
-    """The beat task and the CLI: one transaction, returns how many cycles were created."""
-    today = today or utcnow().astimezone(services.tz).date()
+    """The beat task, ``seed`` and the CLI: one transaction, returns how many cycles were created."""
+    today = today or services.now().astimezone(services.tz).date()
     with services.uow() as uow:
         created = schedule_cycles(uow, services, today, **kw)
         uow.commit()

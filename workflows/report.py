@@ -172,6 +172,27 @@ def cycles_for_year(rules: ScheduleRules, year: int) -> list[Cycle]:
     return cycles
 
 
+def reporting_year(today: date, first_year: int, last_year: int) -> int:
+    """The program year whose reports are being worked on: this year, or the last one once the program ended."""
+    return max(first_year, min(today.year, last_year))
+
+
+def cycles_due_now(rules: ScheduleRules, today: date, first_year: int, last_year: int) -> list[Cycle]:
+    """The cycles a schedule run opens as of ``today``: what is being worked on now, not the whole past.
+
+    A cycle is due now when its period has begun by ``today`` and it is (nominally) due in the
+    reporting year or later: this year's reports and last year's annual report, due on 1 March.
+    For a program that has ended, the reporting year is its last one, so a first start years
+    later opens that year's reports (overdue), not one report for every quarter since the start.
+    Older cycles are opened only when asked for by year (``interdept reports schedule --year``).
+    """
+    if today < date(first_year, 1, 1):
+        return []
+    current = reporting_year(today, first_year, last_year)
+    return [cycle for y in range(first_year, last_year + 1) for cycle in cycles_for_year(rules, y)
+            if cycle.period_start <= today and cycle.nominal_due.year >= current]
+
+
 # --- the effectiveness evaluation -----------------------------------------------
 
 @dataclass(frozen=True)

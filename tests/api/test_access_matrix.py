@@ -246,7 +246,7 @@ def _build_world(services, app) -> World:
         _, victim_token = create_token(uow, victim, "victim", 30)
         uow.commit()
         victim_id = victim.id
-    run_schedule(services, date(2017, 6, 1))
+    run_schedule(services, date(2017, 6, 1), backlog=True)
     client = app.test_client()
 
     def call(who, method, url, **kw):

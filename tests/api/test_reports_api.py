@@ -20,6 +20,7 @@ ALL_EVENTS = ("start_collection", "collection_complete", "submit", "return", "re
 def schedule(services, today=date(2017, 6, 1), **kw) -> int:
     from services.reports import run_schedule
 
+    kw.setdefault("backlog", True)  # every cycle begun by then, not only those due now
     return run_schedule(services, today, **kw)
 
 

@@ -84,6 +84,14 @@ class Session:
         self.errors: list[str] = []
         self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # Irreversible actions ask "are you sure?" (confirm()): answered yes unless a test says no.
+        self.confirm = True
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self._answer_dialog)
+
+    def _answer_dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.accept() if self.confirm else dialog.dismiss()
 
     def goto(self, path: str):
         return self.page.goto(self.live.url + path)

@@ -24,7 +24,7 @@ def report_ready_for_review(services, period: str, note: str) -> int:
     from services import information_requests as ir
     from services import reports as rp
 
-    rp.run_schedule(services, date(2017, 6, 1))
+    rp.run_schedule(services, date(2017, 6, 1), backlog=True)
     it, mfc = actor(services, "it@kotovsk.example"), actor(services, "mfc@kotovsk.example")
     with services.uow() as uow:
         (report,) = [r for r in rp.list_reports(uow.session, it, rp.ReportFilter(program=PROGRAM, period=period))]

@@ -321,7 +321,7 @@ def _build_world(services, app) -> World:
         uow.commit()
         admin_ids = {"user_id": victim.id, "token_id": token_row.id, "email_id": failed.id,
                      "token": link.rsplit("/", 1)[1]}
-    run_schedule(services, date(2017, 6, 1))
+    run_schedule(services, date(2017, 6, 1), backlog=True)
     client = app.test_client()
 
     def call(who, method, url, **kw):

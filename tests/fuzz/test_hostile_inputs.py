@@ -71,7 +71,7 @@ def _build(services, app, smtp) -> World:
 
     tokens = seed(services)
     set_demo_passwords(services)
-    run_schedule(services, date(2017, 6, 1))
+    run_schedule(services, date(2017, 6, 1), backlog=True)
 
     def call(who, method, url, **kw):
         return _api(app, tokens, who, method, url, **kw)

@@ -211,7 +211,7 @@ def test_reports_follow_the_version_in_force_at_each_period_end(any_services):
                              resolution_date=date(2017, 5, 10), note=""))
         uow.commit()
     with any_services.uow() as uow:
-        rp.schedule_cycles(uow, any_services, date(2017, 12, 31))
+        rp.schedule_cycles(uow, any_services, date(2017, 12, 31), backlog=True)
         uow.commit()
     who = {e: _actor(any_services, e) for e in ("mfc@kotovsk.example", "econ@kotovsk.example",
                                                  "admin@kotovsk.example")}

@@ -64,7 +64,7 @@ def test_schedule_creates_only_the_periods_already_begun(svc):
 
 
 def test_collection_sends_a_request_and_its_acceptance_makes_the_report_ready(svc, actors):
-    reports.run_schedule(svc, date(2017, 6, 1))
+    reports.run_schedule(svc, date(2017, 6, 1), backlog=True)
     rid = by_period(svc)["2016"].id
     with svc.uow() as uow, pytest.raises(Forbidden):  # only the executor starts the collection
         reports.fire_transition(uow, svc, actors["mfc"], rid, "start_collection")

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.web.context import current_services
-from workflows.core import Actor, NotAllowedNow, Refusal
+from workflows.core import Actor, Invalid, NotAllowedNow, Refusal
 from services.web import session as web_session
 
 bp = Blueprint("webui", __name__, template_folder="templates", static_folder="static",
@@ -119,10 +119,18 @@ def flash_refusal(exc: Refusal) -> None:
     flash(refusal_text(exc), "error")
 
 
-def run_action(fn, *, ok: str, back_to: str):
-    """Run a use case; success flashes ``ok``, a refusal flashes why; either way back to the page."""
+def run_action(fn, *, ok: str, back_to: str, on_invalid=None):
+    """Run a use case; success flashes ``ok``, a refusal flashes why; either way back to the page.
+
+    ``on_invalid(exc)``: a refusal naming fields (a required comment left empty) is shown by
+    that view at the fields themselves, with their own labels, instead of in a banner.
+    """
     try:
         fn()
+    except Invalid as exc:
+        if on_invalid is not None and exc.fields:
+            return on_invalid(exc)
+        flash_refusal(exc)
     except Refusal as exc:
         flash_refusal(exc)
     except StaleDataError:

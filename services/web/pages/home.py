@@ -48,9 +48,15 @@ def home():
             group, late = _urgency(req, today)
             waiting.append({"req": req, "deadline": ir.deadline_of(svc, req), "late": late, "group": group})
         reports = open_reports_for(session, me)
+        # An overdue report is as late as an overdue request: it counts in "Просрочено", listed there.
+        overdue_reports = [{**row, "late": max(1, (today - row["report"].due_date).days)}
+                           for row in reports if row["overdue"]]
+        reports = [row for row in reports if not row["overdue"]]
         amendments = open_amendments_for(session, me)
         names = department_names(session)
         return render_template("webui/home.html", groups=groups, review=review, waiting=waiting,
-                               reports=reports, amendments=amendments, names=names, today=today,
+                               reports=reports, overdue_reports=overdue_reports, amendments=amendments,
+                               names=names, today=today,
                                waiting_total=sent.total if sent.exact else f"более {sent.total - 1}",
-                               total=sum(len(v) for v in groups.values()) + len(review))
+                               overdue_total=len(groups["overdue"]) + len(overdue_reports),
+                               total=sum(len(v) for v in groups.values()) + len(review) + len(overdue_reports))

@@ -204,7 +204,8 @@ def _answer_data(form_def: list[dict], formdata, problems: dict) -> dict:
     return data
 
 
-def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_errors=None, status=200):
+def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_errors=None, action_errors=None,
+          status=200):
     svc = services()
     me = actor()
     with svc.uow() as uow:
@@ -238,6 +239,7 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
             errors=errors or {}, submitted=submitted or {}, message=message, type_labels=TYPE_LABELS,
             may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
             upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES, mail_failures=mail_failures,
+            action_errors=action_errors or {},
         ), status
 
 
@@ -305,8 +307,13 @@ def request_action(request_id: int):
             ir.fire_transition(uow, svc, actor(), request_id, event, request.form.get("comment", ""), data)
             uow.commit()
 
+    def at_the_fields(exc: Invalid):
+        # Keyed by form and field ("request_clarification.comment"): several forms on the page have a comment.
+        errors = {f"{event}.{name}": problems for name, problems in exc.fields.items()}
+        return _page(request_id, action_errors=errors, status=422)
+
     return run_action(act, ok=EVENT_MESSAGES.get(event, "Готово."),
-                      back_to=url_for("webui.request_page", request_id=request_id))
+                      back_to=url_for("webui.request_page", request_id=request_id), on_invalid=at_the_fields)
 
 
 # --- attachments ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Iterable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
+from services.web.pages import graphviz_diagrams
 from services.web.pages.filters import fmt_number
 
 PLAN_COLOUR = "#1f5fa8"
@@ -45,10 +46,13 @@ def _axis(top: Decimal, x0: float, x1: float, y0: float, height: float, ticks: i
     return out
 
 
-def _svg(width: int, height: int, title: str, body: Iterable[str], css_class: str = "chart") -> Markup:
+def _svg(width: int, height: int, title: str, body: Iterable[str], css_class: str = "chart",
+         sized: bool = False) -> Markup:
+    """``sized``: width and height in CSS pixels too, so the picture is never scaled down."""
     label = escape(title)
+    size = f'width="{width}" height="{height}" ' if sized else ""
     return Markup(
-        f'<svg class="{css_class}" viewBox="0 0 {width} {height}" role="img" aria-label="{label}" '
+        f'<svg class="{css_class}" {size}viewBox="0 0 {width} {height}" role="img" aria-label="{label}" '
         f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMinYMin meet"><title>{label}</title>'
         + "".join(body) + "</svg>")
 
@@ -150,11 +154,18 @@ def ratio_bar(ratio: str | None, label: str) -> Markup:
 
 # --- state diagrams --------------------------------------------------------------------
 
-BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 170, 44, 140, 56, 70
+FONT_PX = 16            # the page's body text: no label in a diagram is smaller
+CHAR_W = 0.62           # a generous average glyph width (DejaVu Sans, Cyrillic) in em
+LINE_H = 20
+BOX_H, GAP_X, GAP_Y, PAD = 48, 90, 110, 24
+
+
+def text_width(text: str, size: float = FONT_PX) -> float:
+    return len(text) * size * CHAR_W
 
 
 def _layers(workflow) -> tuple[list[list[str]], dict[str, int], list[tuple[str, str, list[str]]]]:
-    """States in columns by distance from the initial one; edges with their events (self-loops too)."""
+    """States in rows by distance from the initial one; edges with their events (self-loops too)."""
     machine = workflow.machine
     initial = next(s.value for s in machine.states if s.initial)
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -173,88 +184,145 @@ def _layers(workflow) -> tuple[list[list[str]], dict[str, int], list[tuple[str, 
                 queue.append(b)
     for s in workflow.states:
         depth.setdefault(s, max(depth.values()) + 1)
-    columns: list[list[str]] = [[] for _ in range(max(depth.values()) + 1)]
-    for s in workflow.states:  # definition order inside a column
-        columns[depth[s]].append(s)
-    return columns, depth, [(a, b, evs) for (a, b), evs in edges.items()]
+    layers: list[list[str]] = [[] for _ in range(max(depth.values()) + 1)]
+    for s in workflow.states:  # definition order inside a layer
+        layers[depth[s]].append(s)
+    return layers, depth, [(a, b, evs) for (a, b), evs in edges.items()]
 
 
-def _wrapped(x: float, y: float, text: str, width: int = 24, **attrs) -> str:
-    """Text broken into lines of about ``width`` characters (SVG has no wrapping of its own)."""
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
-    extra = " ".join(f'{k.replace("_", "-")}="{v}"' for k, v in attrs.items())
-    spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if i == 0 else 11}">{escape(t)}</tspan>' for i, t in enumerate(lines))
-    return f'<text x="{x:.1f}" y="{y - 11 * (len(lines) - 1):.1f}" {extra}>{spans}</text>'
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
-def state_diagram(workflow, current: str | None = None) -> Markup:
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _label_box(cx: float, top: float, lines: Sequence[str]) -> Box:
+    w = max(text_width(line) for line in lines) + 8
+    return cx - w / 2, top, cx + w / 2, top + LINE_H * len(lines) + 4
+
+
+def _place(lines: Sequence[str], anchors: Sequence[tuple[float, float]], taken: list[Box]) -> Box:
+    """The first spot near the edge where the label touches no box and no other label.
+
+    Tries the anchors along the edge, then steps away from them up and down; it always ends
+    somewhere free, since far enough away nothing is taken.
+    """
+    height = LINE_H * len(lines) + 4
+    for step in range(0, 60):
+        for x, y in anchors:
+            for dy in ((0,) if step == 0 else (-step * 12, step * 12)):
+                box = _label_box(x, y - height / 2 + dy, lines)
+                if not any(_overlaps(box, other) for other in taken):
+                    return box
+    return _label_box(anchors[0][0], max(b[3] for b in taken) + 8, lines)  # pragma: no cover
+
+
+def drawn_state_diagram(workflow, current: str | None = None) -> Markup:
     """Boxes for states, arrows for transitions labelled with the Russian event names.
 
-    Drawn from the workflow definition itself, so the picture cannot drift from
-    the rules; the current state is filled amber with a thick border.
+    The fallback when Graphviz is not installed. Drawn from the workflow definition itself,
+    so the picture cannot drift from the rules; states in rows from the initial one down,
+    every label at the body text's size and placed where it touches no state and no other
+    label. The current state is filled amber with a thick border.
     """
-    columns, _, edges = _layers(workflow)
-    rows = max(len(c) for c in columns)
-    width = len(columns) * (BOX_W + GAP_X) - GAP_X + 2 * MARGIN
-    height = rows * (BOX_H + GAP_Y) - GAP_Y + 150
-    pos: dict[str, tuple[float, float]] = {}
-    for ci, column in enumerate(columns):
-        offset = (rows - len(column)) * (BOX_H + GAP_Y) / 2
-        for ri, state in enumerate(column):
-            pos[state] = (MARGIN + ci * (BOX_W + GAP_X), 60 + offset + ri * (BOX_H + GAP_Y))
-    body = ['<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>']
+    layers, _, edges = _layers(workflow)
+    names = {s: workflow.state_labels.get(s, s) for s in workflow.states}
+    box_w = max(text_width(n) for n in names.values()) + 2 * PAD
+    per_row = max(len(layer) for layer in layers)
+    row_w = per_row * box_w + (per_row - 1) * GAP_X
+    pos: dict[str, Box] = {}
+    for ri, layer in enumerate(layers):
+        x = (row_w - (len(layer) * box_w + (len(layer) - 1) * GAP_X)) / 2
+        for state in layer:
+            y = ri * (BOX_H + GAP_Y)
+            pos[state] = (x, y, x + box_w, y + BOX_H)
+            x += box_w + GAP_X
+    taken: list[Box] = [(b[0] - 4, b[1] - 4, b[2] + 4, b[3] + 4) for b in pos.values()]
     labels = workflow.event_labels
+    lines_out: list[str] = []
+    texts: list[tuple[Box, Sequence[str]]] = []
+    pairs = {(a, b) for a, b, _ in edges}
     for a, b, events in edges:
-        text = ", ".join(labels.get(e, e) for e in events)
-        ax, ay = pos[a]
-        bx, by = pos[b]
-        if a == b:  # a loop above the box
-            x, y = ax + BOX_W / 2, ay
-            body.append(f'<path d="M{x - 22:.1f},{y:.1f} C{x - 30:.1f},{y - 34:.1f} {x + 30:.1f},{y - 34:.1f} '
-                        f'{x + 22:.1f},{y:.1f}" fill="none" stroke="#444" stroke-width="1.3" '
-                        f'marker-end="url(#arrow)"/>')
-            body.append(_wrapped(x, y - 30, text, 30, text_anchor="middle", font_size=10, fill=TEXT))
-            continue
-        forward = bx > ax
-        if forward or bx == ax:
-            x1, y1 = ax + BOX_W, ay + BOX_H / 2
-            x2, y2 = (bx, by + BOX_H / 2) if forward else (bx + BOX_W, by + BOX_H / 2)
-            mid = (x1 + x2) / 2 if forward else x1 + 40
-            d = f"M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
-            lx, ly = (x1 + x2) / 2, (y1 + y2) / 2 - 4
-        else:  # backwards: under the boxes
-            x1, y1 = ax + BOX_W / 2, ay + BOX_H
-            x2, y2 = bx + BOX_W / 2, by + BOX_H
-            dip = max(y1, y2) + 36
-            d = f"M{x1:.1f},{y1:.1f} C{x1:.1f},{dip:.1f} {x2:.1f},{dip:.1f} {x2:.1f},{y2:.1f}"
-            lx, ly = (x1 + x2) / 2, dip - 2
-        body.append(f'<path d="{d}" fill="none" stroke="#444" stroke-width="1.3" marker-end="url(#arrow)"/>')
-        body.append(_wrapped(lx, ly, text, 20, text_anchor="middle", font_size=10, fill=TEXT,
-                             paint_order="stroke", stroke="#ffffff", stroke_width=3))
+        text_lines = [labels.get(e, e) for e in events]
+        ax0, ay0, ax1, ay1 = pos[a]
+        if a == b:  # a loop on the side away from the row's neighbours
+            layer = next(layer for layer in layers if a in layer)
+            side = -1 if layer.index(a) == 0 and len(layer) > 1 else 1
+            y0, y1, x = ay0 + 12, ay1 - 12, (ax1 if side > 0 else ax0)
+            lines_out.append(f'<path d="M{x:.1f},{y0:.1f} C{x + 46 * side:.1f},{y0 - 18:.1f} '
+                             f'{x + 46 * side:.1f},{y1 + 18:.1f} {x:.1f},{y1:.1f}"/>')
+            taken.append((min(x, x + 40 * side), y0 - 14, max(x, x + 40 * side), y1 + 14))
+            w = max(text_width(t) for t in text_lines) + 8
+            h = LINE_H * len(text_lines) + 4
+            # Beside the loop; else just above or below the box, at that end.
+            end = ax1 - w / 2 if side > 0 else ax0 + w / 2
+            anchors = [(x + (48 + w / 2) * side, (ay0 + ay1) / 2), (end, ay0 - 6 - h / 2), (end, ay1 + 6 + h / 2)]
+        else:
+            bx0, by0, bx1, by1 = pos[b]
+            acx, acy, bcx, bcy = (ax0 + ax1) / 2, (ay0 + ay1) / 2, (bx0 + bx1) / 2, (by0 + by1) / 2
+            # Two states joined both ways: the two arrows side by side, not on top of each other.
+            shift = 14 if (b, a) in pairs else 0
+            sx = shift if (a, b) < (b, a) else -shift
+            if abs(bcy - acy) < 1:  # same row: side to side
+                x1, x2 = (ax1, bx0) if bcx > acx else (ax0, bx1)
+                y1 = y2 = acy + sx
+            else:
+                down = bcy > acy
+                x1, y1 = acx + sx, ay1 if down else ay0
+                x2, y2 = bcx + sx, by0 if down else by1
+            lines_out.append(f'<path d="M{x1:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}"/>')
+            anchors = [(x1 + (x2 - x1) * t, y1 + (y2 - y1) * t) for t in (0.5, 0.35, 0.65, 0.25, 0.75)]
+        box = _place(text_lines, anchors, taken)
+        taken.append(box)
+        texts.append((box, text_lines))
+    every = list(pos.values()) + [b for b, _ in texts] + taken
+    min_x, min_y = min(b[0] for b in every) - 10, min(b[1] for b in every) - 10
+    width, height = max(b[2] for b in every) - min_x + 10, max(b[3] for b in every) - min_y + 10
+    body = ['<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
+            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>',
+            f'<g transform="translate({-min_x:.1f},{-min_y:.1f})">',
+            '<g fill="none" stroke="#444" stroke-width="1.5" marker-end="url(#arrow)">', *lines_out, '</g>']
+    for (x0, y0, x1, _), text_lines in texts:
+        cx = (x0 + x1) / 2
+        for i, line in enumerate(text_lines):
+            body.append(f'<text x="{cx:.1f}" y="{y0 + 2 + LINE_H * (i + 1) - 5:.1f}" text-anchor="middle" '
+                        f'font-size="{FONT_PX}" fill="{TEXT}" paint-order="stroke" stroke="#ffffff" '
+                        f'stroke-width="4">{escape(line)}</text>')
     finals = {s.value for s in workflow.machine.states if s.final}
-    for state, (x, y) in pos.items():
+    for state, (x0, y0, x1, y1) in pos.items():
         is_current = state == current
         fill = "#ffd54f" if is_current else ("#eef3fa" if state not in finals else "#e8f1e8")
         stroke = "#b34700" if is_current else "#1f5fa8"
-        width_ = 3 if is_current else (2 if state in finals else 1.2)
-        label = escape(workflow.state_labels.get(state, state))
-        body.append(f'<g class="state{" current" if is_current else ""}"><rect x="{x:.1f}" y="{y:.1f}" '
-                    f'width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" stroke="{stroke}" '
+        width_ = 3 if is_current else (2.5 if state in finals else 1.5)
+        body.append(f'<g class="state{" current" if is_current else ""}"><rect x="{x0:.1f}" y="{y0:.1f}" '
+                    f'width="{x1 - x0:.1f}" height="{BOX_H}" rx="8" fill="{fill}" stroke="{stroke}" '
                     f'stroke-width="{width_}"/>'
-                    f'<text x="{x + BOX_W / 2:.1f}" y="{y + BOX_H / 2 + 4:.1f}" text-anchor="middle" '
-                    f'font-size="12" font-weight="{"bold" if is_current else "normal"}" fill="{TEXT}">{label}'
-                    f'</text></g>')
-    title = f"Схема состояний: {workflow.name}" + (
+                    f'<text x="{(x0 + x1) / 2:.1f}" y="{(y0 + y1) / 2 + FONT_PX * 0.35:.1f}" text-anchor="middle" '
+                    f'font-size="{FONT_PX}" font-weight="{"bold" if is_current else "normal"}" fill="{TEXT}">'
+                    f'{escape(names[state])}</text></g>')
+    body.append("</g>")
+    return _svg(int(width + 1), int(height + 1), diagram_title(workflow, current), body, css_class="diagram drawn",
+                sized=True)
+
+
+def state_diagram(workflow, current: str | None = None, *, graphviz: bool = True) -> Markup:
+    """The workflow's diagram: laid out by Graphviz when ``dot`` is installed, else drawn here."""
+    title = diagram_title(workflow, current)
+    if graphviz:
+        drawn = graphviz_diagrams.render(workflow, current, title)
+        if drawn is not None:
+            return drawn
+    return drawn_state_diagram(workflow, current)
+
+
+WORKFLOW_TITLES = {"information_request": "запрос информации", "report": "отчёт о ходе реализации",
+                   "amendment": "изменения в программу"}
+
+
+def diagram_title(workflow, current: str | None) -> str:
+    return f"Схема состояний: {WORKFLOW_TITLES.get(workflow.name, workflow.name)}" + (
         f"; текущее состояние — {workflow.state_labels.get(current, current)}" if current else "")
-    return _svg(int(width), int(height), title, body, css_class="diagram")
 
 
 def transitions_table(workflow) -> list[dict]:

@@ -71,12 +71,17 @@
     });
   }
 
-  // Irreversible actions ask first: <form data-confirm="…"> (an inline onsubmit would break the CSP).
-  document.addEventListener("submit", function (ev) {
-    var text = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
-    if (text && !window.confirm(text)) { ev.preventDefault(); }
-  });
+  // Irreversible actions (withdraw, accept, publish, adopt, deactivate) ask first: a form with
+  // data-confirm="question" is sent only when the person says yes.
+  function confirmations() {
+    document.addEventListener("submit", function (ev) {
+      var form = ev.target;
+      var question = form && form.getAttribute && form.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) { ev.preventDefault(); ev.stopImmediatePropagation(); }
+    }, true);
+  }
 
+  confirmations();
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("[data-deadline-preview]"), deadlinePreview);
     Array.prototype.forEach.call(document.querySelectorAll("[data-add-row]"), builder);
