@@ -175,6 +175,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/admin/users/<int:user_id>/password-link"): Rule(ROLE, ok=ADMIN),
     ("POST", "/api/v1/mail/<int:email_id>/retry"): Rule(ROLE, ok=ADMIN),
     # --- administration pages (admin only: the others get the HTML 403 page) and the password link ---
+    # the profile (/me): every signed-in person, own data only
+    ("GET", "/me"): Rule(WEB_LOGIN),
+    ("GET", "/me/preferences"): Rule(WEB_LOGIN),
+    ("POST", "/me/password"): Rule(WEB_FORM),
+    ("POST", "/me/reminders"): Rule(WEB_FORM),
+    ("POST", "/me/calendar"): Rule(WEB_FORM),
+    ("POST", "/me/calendar/revoke"): Rule(WEB_FORM),
+    ("POST", "/me/tokens"): Rule(WEB_FORM),
+    ("POST", "/me/tokens/<int:token_id>/revoke"): Rule(WEB_FORM),
     ("GET", "/admin"): Rule(WEB_LOGIN),
     ("GET", "/admin/users"): Rule(WEB_LOGIN),
     ("GET", "/admin/users/new"): Rule(WEB_LOGIN),
