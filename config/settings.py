@@ -77,6 +77,9 @@ class Settings:
     log_format: str = "text"
     # When set, GET /metrics wants "Authorization: Bearer <this>"; unset, /metrics is open.
     metrics_token: str | None = None
+    # How many reverse proxies in front of the app may be believed about the caller's address
+    # (X-Forwarded-For and friends); 0: forwarded headers are ignored.
+    trusted_proxies: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -124,6 +127,7 @@ class Settings:
             queue=env.get("INTERDEPT_QUEUE") or "interdept",
             log_format=_choice(env, "INTERDEPT_LOG_FORMAT", ("text", "json")),
             metrics_token=env.get("INTERDEPT_METRICS_TOKEN") or None,
+            trusted_proxies=_int(env, "INTERDEPT_TRUSTED_PROXIES", 0),
         )
         values.update(overrides)
         return cls(**values)

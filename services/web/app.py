@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import Settings
 from services.bootstrap import bootstrap
@@ -38,6 +39,9 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
+    if settings.trusted_proxies > 0:  # believe only as many X-Forwarded-* hops as there are proxies of ours
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     if test_config:

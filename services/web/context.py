@@ -8,4 +8,4 @@ def current_services():
 
 def client_address() -> str | None:
     """The caller's address, handed to the use cases on the Actor (nothing below web reads Flask)."""
-    return (request.access_route[0] if request.access_route else request.remote_addr) or None
+    return request.remote_addr or None  # what ProxyFix yields: forwarded headers only from trusted proxies

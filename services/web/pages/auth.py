@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
+from services.web.context import client_address
 from services.web.pages.common import bp, current_actor_or_none, safe_next, services
 from workflows.core import Refusal
 from services import people
@@ -19,7 +20,7 @@ def login():
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     try:
-        user = people.sign_in(services(), email, password, request.remote_addr)
+        user = people.sign_in(services(), email, password, client_address())
     except Refusal as exc:
         return render_template("webui/login.html", next=target, email=email, error=exc.message), exc.status
     web_session.login_user(user)
