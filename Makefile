@@ -28,7 +28,7 @@ migrate: $(STAMP)
 	$(VENV)/bin/interdept db upgrade
 
 seed: migrate
-	$(VENV)/bin/interdept seed
+	INTERDEPT_DEMO=$${INTERDEPT_DEMO:-1} $(VENV)/bin/interdept seed  # the embedded demo: demo users unless INTERDEPT_DEMO=0
 
 ## The service: web + worker + beat on SQLite and a filesystem broker under var/.
 run: seed

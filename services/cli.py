@@ -60,11 +60,14 @@ def db_upgrade() -> None:
 
 
 @main.command()
-@click.option("--demo-users/--no-demo-users", default=True, help="Create demo users and print their tokens.")
+@click.option("--demo-users/--no-demo-users", default=None,
+              help="Create demo users and print their tokens (default: only when INTERDEPT_DEMO=1).")
 @click.option("--reports/--no-reports", "report_cycles", default=True,
               help="Create the report cycles due now, as the hourly schedule would.")
 def seed(demo_users: bool, report_cycles: bool) -> None:
     """Load reference programs from config/programs (idempotent), demo users and the report cycles due now."""
+    if demo_users is None:  # a real stack never gets the demo accounts by accident
+        demo_users = os.environ.get("INTERDEPT_DEMO") == "1"
     services = _services(eager=True)
     with services.uow() as uow:
         created = seed_reference(uow)
