@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from config.paths import config_file, read_yaml
+
 from workflows.calendar import ProductionCalendar
 
 DEFAULT_OVERRIDES_PATH = Path(__file__).resolve().with_name("calendar_overrides.yaml")
@@ -72,7 +74,7 @@ def _parse_list(raw: Any, key: str, path: Path) -> dict[date, str]:
 
 def load_production_calendar(path: str | Path | None = None) -> ProductionCalendar:
     """Read and validate the overrides file; ValueError names the bad entry."""
-    path = Path(path) if path is not None else DEFAULT_OVERRIDES_PATH
+    path = Path(path) if path is not None else config_file("calendar_overrides.yaml")
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
@@ -80,8 +82,9 @@ def load_production_calendar(path: str | Path | None = None) -> ProductionCalend
         # safe_load raises a bare ValueError for an impossible date such as
         # 2025-02-30; re-read with dates as strings so validation names the entry.
         data = yaml.load(text, Loader=_DatesAsStringsLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    except yaml.YAMLError:
+        read_yaml(path)  # raises, naming the file and the line
+        raise
     if data is None:
         data = {}
     if not isinstance(data, dict):

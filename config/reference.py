@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from config.paths import config_dir
+
 from workflows.passport import PassportError
 from workflows.passport_parser import read_date
 
@@ -57,9 +59,13 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 
 def program_files() -> list[Path]:
-    if not PROGRAMS_DIR.is_dir():
+    """The program files: the config folder's ``programs/`` (INTERDEPT_CONFIG_DIR), else the packaged ones."""
+    folder = config_dir() / "programs"
+    if not folder.is_dir():
+        folder = PROGRAMS_DIR
+    if not folder.is_dir():
         return []
-    return sorted(p for p in PROGRAMS_DIR.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
 
 
 def load_program_file(path: str | Path) -> dict:

@@ -4,8 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from config.paths import config_file, read_yaml
 from workflows.report import EvaluationRules, ScheduleRules, evaluation_rules_from_mapping, rules_from_mapping
 
 RULES_PATH = Path(__file__).resolve().parent / "report_rules.yaml"
@@ -13,12 +12,14 @@ RULES_PATH = Path(__file__).resolve().parent / "report_rules.yaml"
 
 @lru_cache(maxsize=4)
 def _load_rules_file(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+    data = read_yaml(Path(path)) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top")
+    return data
 
 
 def rules_document(path: Path | None = None) -> dict:
-    return _load_rules_file(str(path or RULES_PATH))
+    return _load_rules_file(str(path or config_file("report_rules.yaml")))
 
 
 def schedule_rules(slug: str, path: Path | None = None) -> ScheduleRules:
