@@ -12,7 +12,8 @@ from services.adapters import audit
 
 from services import people
 from services.web.api.auth import admin_required
-from services.web.api.tokens import TokenOut
+from services.web.api.contract import PageQuery, page, page_of, refuses
+from services.web.api.tokens import TokenOut, token_page
 from services.models.registry import ROLES, Department, User
 from services.registry import create_user
 from services.web.context import current_services
@@ -46,12 +47,10 @@ class UserOut(Schema):
     has_password = fields.Boolean()
 
 
-class UserListQuery(Schema):
+class UserListQuery(PageQuery):
     department = fields.String(load_default=None)
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     active = fields.Boolean(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class UserCreate(Schema):
@@ -86,10 +85,14 @@ class DepartmentOut(Schema):
     name = fields.String()
 
 
-class TokenListQuery(Schema):
+class TokenListQuery(PageQuery):
     user_id = ID.field(load_default=None, strict=False)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PasswordOut(Schema):
+    user_id = fields.Integer()
+    password = fields.String(allow_none=True, metadata={"description": "Созданный пароль (показывается один раз), "
+                                                                       "или null, если пароль задан в запросе"})
 
 
 def _user(session, user_id: int) -> User:
@@ -116,6 +119,8 @@ def _not_myself(user: User, what: str) -> None:
 @blp.route("/users")
 @admin_required
 @blp.arguments(UserListQuery, location="query")
+@blp.response(200, page_of(UserOut))
+@refuses(blp, 403)
 def list_users(args):
     with current_services().uow() as uow:
         query = select(User).join(Department)
@@ -129,14 +134,14 @@ def list_users(args):
         total = uow.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = uow.session.execute(query.order_by(User.id).offset((args["page"] - 1) * args["page_size"])
                                    .limit(args["page_size"])).scalars()
-        return {"items": UserOut(many=True).dump([user_view(u) for u in rows]), "total": total,
-                "page": args["page"], "page_size": args["page_size"]}
+        return page([user_view(u) for u in rows], total, args)
 
 
 @blp.route("/users", methods=["POST"])
 @admin_required
 @blp.arguments(UserCreate)
 @blp.response(201, UserOut)
+@refuses(blp, 403)
 def create_user_(body):
     """A new person (no API token: they make their own). Without a password they cannot sign in yet."""
     with current_services().uow() as uow:
@@ -153,6 +158,7 @@ def create_user_(body):
 @blp.route("/users/<int:user_id>")
 @admin_required
 @blp.response(200, UserOut)
+@refuses(blp, 403)
 def get_user(user_id: int):
     with current_services().uow() as uow:
         return user_view(_user(uow.session, user_id))
@@ -162,6 +168,7 @@ def get_user(user_id: int):
 @admin_required
 @blp.arguments(UserUpdate)
 @blp.response(200, UserOut)
+@refuses(blp, 403)
 def update_user(body, user_id: int):
     """Change name, department, roles or the head flag; before and after go to the audit log."""
     with current_services().uow() as uow:
@@ -192,6 +199,7 @@ def update_user(body, user_id: int):
 @blp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 @admin_required
 @blp.response(200, UserOut)
+@refuses(blp, 403)
 def deactivate_user(user_id: int):
     """The user's tokens and sessions stop working with the next request."""
     with current_services().uow() as uow:
@@ -205,6 +213,7 @@ def deactivate_user(user_id: int):
 @blp.route("/users/<int:user_id>/reactivate", methods=["POST"])
 @admin_required
 @blp.response(200, UserOut)
+@refuses(blp, 403)
 def reactivate_user(user_id: int):
     with current_services().uow() as uow:
         user = _user(uow.session, user_id)
@@ -216,6 +225,8 @@ def reactivate_user(user_id: int):
 @blp.route("/users/<int:user_id>/password", methods=["POST"])
 @admin_required
 @blp.arguments(PasswordReset)
+@blp.response(200, PasswordOut)
+@refuses(blp, 403)
 def reset_password(body, user_id: int):
     """Set a new password, or make a random one (shown once); the user's sessions end."""
     generated = body["password"] is None
@@ -231,17 +242,22 @@ def reset_password(body, user_id: int):
 
 @blp.route("/departments")
 @admin_required
-@blp.response(200, DepartmentOut(many=True))
-def list_departments():
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(DepartmentOut))
+@refuses(blp, 403)
+def list_departments(args):
     with current_services().uow() as uow:
-        return [department_view(d) for d in
-                uow.session.execute(select(Department).order_by(Department.code).limit(1000)).scalars()]
+        total = uow.session.execute(select(func.count()).select_from(Department)).scalar_one()
+        rows = uow.session.execute(select(Department).order_by(Department.code)
+                                   .offset((args["page"] - 1) * args["page_size"]).limit(args["page_size"])).scalars()
+        return page([department_view(d) for d in rows], total, args)
 
 
 @blp.route("/departments", methods=["POST"])
 @admin_required
 @blp.arguments(DepartmentIn)
 @blp.response(201, DepartmentOut)
+@refuses(blp, 403)
 def create_department(body):
     with current_services().uow() as uow:
         if uow.session.execute(select(Department.id).where(Department.code == body["code"])).first():
@@ -260,17 +276,17 @@ def create_department(body):
 @blp.route("/tokens")
 @admin_required
 @blp.arguments(TokenListQuery, location="query")
+@blp.response(200, page_of(TokenOut))
+@refuses(blp, 403)
 def list_all_tokens(args):
     with current_services().uow() as uow:
-        rows = people.list_tokens(uow.session, args["user_id"], limit=args["page_size"],
-                                  offset=(args["page"] - 1) * args["page_size"])
-        return {"items": TokenOut(many=True).dump([people.token_view(r) for r in rows]),
-                "page": args["page"], "page_size": args["page_size"]}
+        return token_page(uow.session, args["user_id"], args)
 
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @admin_required
 @blp.response(204)
+@refuses(blp, 403)
 def revoke_any_token(token_id: int):
     with current_services().uow() as uow:
         people.revoke_token(uow, token_id, owner_id=None, by=g.actor)
