@@ -9,6 +9,7 @@ from services.bootstrap import bootstrap
 from services.web.api import (
     admin, amendments, calendar, health, mail_log, me, programs, reports, requests, signatures, tokens,
 )
+from services.web.api.docs import init_docs
 from services.web.api.errors import JsonErrorApi, register_error_handlers
 from services.web.idempotency import init_idempotency
 from services.web.input_guard import init_input_guard
@@ -30,8 +31,8 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # /docs is served from the installed swagger-ui-bundle (services.web.api.docs), not a CDN.
+        OPENAPI_SWAGGER_UI_PATH=None,
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearerAuth": []}],
@@ -57,5 +58,6 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
     register_error_handlers(app)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
+    init_docs(app)
     register_webui(app)
     return app

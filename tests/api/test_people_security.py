@@ -228,7 +228,8 @@ def test_tokens_named_expiring_revocable_shown_once(app, services, tokens):
     token = created["token"]
     assert created["status"] == "active" and created["prefix"] == token[:6]
     listed = client.get("/api/v1/me/tokens", headers=me).get_json()
-    assert token not in str(listed) and any(t["id"] == created["id"] for t in listed)
+    assert token not in str(listed) and any(t["id"] == created["id"] for t in listed["items"])
+    assert listed["total"] == len(listed["items"]) and (listed["page"], listed["page_size"]) == (1, 50)
     with services.uow() as uow:  # stored only as a hash
         row = uow.session.get(ApiToken, created["id"])
         assert row.token_hash != token and token not in row.token_hash
@@ -303,7 +304,7 @@ def test_signature_verifies_and_a_changed_document_fails(app, services, tokens):
     path = private_key_path(services, "economic-policy")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     client = app.test_client()
-    keys = client.get("/api/v1/keys").get_json()["keys"]
+    keys = client.get("/api/v1/keys").get_json()["items"]
     assert [k["department"] for k in keys] == ["economic-policy"]
     assert "PRIVATE" not in str(keys)
     got = client.get("/api/v1/signatures/report/7").get_json()["signatures"]
@@ -327,7 +328,7 @@ def test_signature_verifies_and_a_changed_document_fails(app, services, tokens):
     with services.uow() as uow:
         sign_decision(uow, services, "economic-policy", "report", 8, "accept", {"x": 1})
         uow.commit()
-    assert len(client.get("/api/v1/keys").get_json()["keys"]) == 1
+    assert client.get("/api/v1/keys").get_json()["total"] == 1
 
 
 def test_key_rotation_keeps_old_signatures_verifiable(services, tokens):

@@ -12,7 +12,7 @@ from tests.api.test_reports_api import _publish, schedule
 
 
 def _check_with_public_key(client, signature: dict) -> bool:
-    keys = {k["key_id"]: k for k in client.get("/api/v1/keys").json["keys"]}
+    keys = {k["key_id"]: k for k in client.get("/api/v1/keys").json["items"]}
     key = load_pem_public_key(keys[signature["key_id"]]["public_key"].encode())
     assert isinstance(key, Ed25519PublicKey)
     try:

@@ -7,7 +7,8 @@ from marshmallow import Schema, fields, validate
 
 from services import administration, people
 from services.web.api.auth import admin_required
-from services.web.api.tokens import TokenOut
+from services.web.api.contract import PageQuery, page, page_of, refuses
+from services.web.api.tokens import TokenOut, token_page
 from services.models.registry import ROLES
 from services.web.context import current_services
 from services.web.fields import CODE, DEPARTMENT_NAME, EMAIL, ID, NAME, PASSWORD
@@ -32,12 +33,10 @@ class UserOut(Schema):
     has_password = fields.Boolean()
 
 
-class UserListQuery(Schema):
+class UserListQuery(PageQuery):
     department = fields.String(load_default=None)
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     active = fields.Boolean(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class UserCreate(Schema):
@@ -74,10 +73,14 @@ class DepartmentOut(Schema):
     name = fields.String()
 
 
-class TokenListQuery(Schema):
+class TokenListQuery(PageQuery):
     user_id = ID.field(load_default=None, strict=False)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PasswordOut(Schema):
+    user_id = fields.Integer()
+    password = fields.String(allow_none=True, metadata={"description": "Созданный пароль (показывается один раз), "
+                                                                       "или null, если пароль задан в запросе"})
 
 
 # --- users -----------------------------------------------------------------
@@ -85,19 +88,21 @@ class TokenListQuery(Schema):
 @blp.route("/users")
 @admin_required
 @blp.arguments(UserListQuery, location="query")
+@blp.response(200, page_of(UserOut))
+@refuses(blp, 403)
 def list_users(args):
     with current_services().uow() as uow:
         rows, total = administration.list_users(
             uow.session, administration.UserFilter(department=args["department"], q=args["q"], active=args["active"]),
             limit=args["page_size"], offset=(args["page"] - 1) * args["page_size"])
-        return {"items": UserOut(many=True).dump([user_view(u) for u in rows]), "total": total,
-                "page": args["page"], "page_size": args["page_size"]}
+        return page([user_view(u) for u in rows], total, args)
 
 
 @blp.route("/users", methods=["POST"])
 @admin_required
 @blp.arguments(UserCreate)
 @blp.response(201, UserOut)
+@refuses(blp, 403)
 def create_user_(body):
     """A new person (no API token: they make their own). Without a password they cannot sign in yet;
     ``send_password_link`` emails them a one-time link to set one."""
@@ -114,6 +119,7 @@ def create_user_(body):
 @blp.route("/users/<int:user_id>")
 @admin_required
 @blp.response(200, UserOut)
+@refuses(blp, 403)
 def get_user(user_id: int):
     with current_services().uow() as uow:
         return user_view(administration.get_user(uow.session, user_id))
@@ -123,6 +129,7 @@ def get_user(user_id: int):
 @admin_required
 @blp.arguments(UserUpdate)
 @blp.response(200, UserOut)
+@refuses(blp, 403)
 def update_user(body, user_id: int):
     """Change name, department, roles or the head flag; before and after go to the audit log."""
     with current_services().uow() as uow:
@@ -134,6 +141,7 @@ def update_user(body, user_id: int):
 @blp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 @admin_required
 @blp.response(200, UserOut)
+@refuses(blp, 403)
 def deactivate_user(user_id: int):
     """The user's tokens and sessions stop working with the next request."""
     with current_services().uow() as uow:
@@ -145,6 +153,7 @@ def deactivate_user(user_id: int):
 @blp.route("/users/<int:user_id>/reactivate", methods=["POST"])
 @admin_required
 @blp.response(200, UserOut)
+@refuses(blp, 403)
 def reactivate_user(user_id: int):
     with current_services().uow() as uow:
         user = administration.reactivate_user(uow, user_id, by=g.actor)
@@ -155,6 +164,8 @@ def reactivate_user(user_id: int):
 @blp.route("/users/<int:user_id>/password", methods=["POST"])
 @admin_required
 @blp.arguments(PasswordReset)
+@blp.response(200, PasswordOut)
+@refuses(blp, 403)
 def reset_password(body, user_id: int):
     """Set a new password, or make a random one (shown once); the user's sessions end."""
     with current_services().uow() as uow:
@@ -180,16 +191,21 @@ def send_password_link(user_id: int):
 
 @blp.route("/departments")
 @admin_required
-@blp.response(200, DepartmentOut(many=True))
-def list_departments():
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(DepartmentOut))
+@refuses(blp, 403)
+def list_departments(args):
     with current_services().uow() as uow:
-        return [department_view(d) for d in administration.list_departments(uow.session)]
+        rows = administration.list_departments(uow.session)
+        start = (args["page"] - 1) * args["page_size"]
+        return page([department_view(d) for d in rows[start:start + args["page_size"]]], len(rows), args)
 
 
 @blp.route("/departments", methods=["POST"])
 @admin_required
 @blp.arguments(DepartmentIn)
 @blp.response(201, DepartmentOut)
+@refuses(blp, 403)
 def create_department(body):
     with current_services().uow() as uow:
         dept = administration.create_department(uow, body["code"], body["name"], by=g.actor)
@@ -202,17 +218,17 @@ def create_department(body):
 @blp.route("/tokens")
 @admin_required
 @blp.arguments(TokenListQuery, location="query")
+@blp.response(200, page_of(TokenOut))
+@refuses(blp, 403)
 def list_all_tokens(args):
     with current_services().uow() as uow:
-        rows = people.list_tokens(uow.session, args["user_id"], limit=args["page_size"],
-                                  offset=(args["page"] - 1) * args["page_size"])
-        return {"items": TokenOut(many=True).dump([people.token_view(r) for r in rows]),
-                "page": args["page"], "page_size": args["page_size"]}
+        return token_page(uow.session, args["user_id"], args)
 
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @admin_required
 @blp.response(204)
+@refuses(blp, 403)
 def revoke_any_token(token_id: int):
     with current_services().uow() as uow:
         people.revoke_token(uow, token_id, owner_id=None, by=g.actor)

@@ -7,6 +7,9 @@ from marshmallow import Schema, fields, validate
 
 from services import amendments as am, lists
 from services.web.api.auth import login_required
+from services.web.api.contract import (
+    HistoryEntryOut, PageQuery, history_view, page, page_of, paginate, refuses,
+)
 from services.web.context import current_services
 from services.web.fields import (
     CODE, COMMENT, DAYS, LONG_TEXT, RESOLUTION_NUMBER, SHORT, SLUG, VERSION, change_set_shape, text_entries,
@@ -40,13 +43,85 @@ class AmendmentTransitionIn(Schema):
     version = fields.Integer(strict=True, load_default=None)
 
 
-class AmendmentListQuery(Schema):
+class AmendmentListQuery(PageQuery):
     program = fields.String(load_default=None)
     state = fields.String(load_default=None, validate=validate.OneOf(STATES))
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     sort = fields.String(load_default="new", validate=validate.OneOf(("new", "old")))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AmendmentOut(Schema):
+    """One amendment; the single read (and every change) adds revisions, decisions, revision_diff, effect."""
+
+    id = fields.Integer()
+    program = fields.String()
+    base_version = fields.Integer()
+    current_version = fields.Integer()
+    stale_base = fields.Boolean()
+    state = fields.String()
+    state_label = fields.String()
+    revision = fields.Integer()
+    justification = fields.String()
+    changes = fields.Dict()
+    reviews = fields.Dict(metadata={"description": "Решение каждого согласующего подразделения по текущей редакции"})
+    allowed_events = fields.List(fields.String())
+    review_working_days = fields.Integer(allow_none=True)
+    submitted_at = fields.String(allow_none=True)
+    due_date = fields.String(allow_none=True)
+    due_at = fields.String(allow_none=True)
+    adopted_version = fields.Integer(allow_none=True)
+    sequence = fields.Integer(allow_none=True)
+    resolution = fields.Dict(allow_none=True)
+    created_by_id = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    version = fields.Integer()
+    revisions = fields.List(fields.Dict())
+    decisions = fields.List(fields.Dict())
+    revision_diff = fields.Raw(allow_none=True)
+    effect = fields.Raw(allow_none=True)
+    rebase = fields.Dict(metadata={"description": "После rebase: from, to и ячейки, изменённые с тех пор (conflicts)"})
+
+
+class AdoptedOut(Schema):
+    sequence = fields.Integer()
+    date = fields.String()
+    number = fields.String(allow_none=True)
+    state = fields.String()
+    seeded = fields.Boolean()
+    amendment = fields.Integer(allow_none=True)
+    version = fields.Integer(allow_none=True)
+
+
+class AmendmentPage(page_of(AmendmentOut)):
+    history = fields.List(fields.Nested(AdoptedOut), metadata={
+        "description": "С фильтром program: принятые изменения программы, включая исходные"})
+
+
+RevisionDiffOut = Schema.from_dict({"amendment": fields.Integer(), "from": fields.Integer(), "to": fields.Integer(),
+                                    "changes": fields.Raw()}, name="RevisionDiffOut")
+
+
+class ApprovalOut(Schema):
+    department = fields.String()
+    user_id = fields.Integer(allow_none=True)
+    at = fields.String()
+    revision = fields.Integer()
+
+
+class ProvenanceOut(Schema):
+    version = fields.Integer()
+    resolution_number = fields.String(allow_none=True)
+    resolution_date = fields.String(allow_none=True)
+    created_at = fields.String()
+    created_by_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+    amendment = fields.Integer(allow_none=True)
+    approvals = fields.List(fields.Nested(ApprovalOut))
+
+
+VersionDiffOut = Schema.from_dict({"program": fields.String(), "from": fields.Integer(), "to": fields.Integer(),
+                                   "changes": fields.Raw(), "adopted_by": fields.List(fields.Nested(ProvenanceOut))},
+                                  name="VersionDiffOut")
 
 
 def amendment_view(session, actor, a, *, full: bool = True, report: dict | None = None) -> dict:
@@ -96,7 +171,8 @@ def amendment_view(session, actor, a, *, full: bool = True, report: dict | None 
 @blp.route("/amendments", methods=["POST"])
 @login_required
 @blp.arguments(AmendmentCreate)
-@blp.response(201)
+@blp.response(201, AmendmentOut)
+@refuses(blp, 403, 409)
 def create(body):
     """Draft a change set against a program version (the current one unless ``base_version`` is given)."""
     services = current_services()
@@ -109,15 +185,14 @@ def create(body):
 @blp.route("/amendments")
 @login_required
 @blp.arguments(AmendmentListQuery, location="query")
+@blp.response(200, AmendmentPage)
 def list_(args):
     """Amendments the caller may see; with ``program``, also the program's adopted history (seed included)."""
     with current_services().uow() as uow:
         query = {k: v for k, v in args.items() if k != "page_size"}
         found = lists.amendment_page(uow.session, g.actor, lists.AmendmentQuery(**query, per_page=args["page_size"]),
                                      count_limit=None, clamp=False)
-        result = {"items": [amendment_view(uow.session, g.actor, a, full=False) for a in found.items],
-                  "total": found.total,
-                  "page": args["page"], "page_size": args["page_size"]}
+        result = page([amendment_view(uow.session, g.actor, a, full=False) for a in found.items], found.total, args)
         if args["program"] and args["state"] in (None, "adopted"):
             result["history"] = am.adopted_history(uow.session, g.actor, args["program"])
         return result
@@ -125,6 +200,7 @@ def list_(args):
 
 @blp.route("/amendments/<int:amendment_id>")
 @login_required
+@blp.response(200, AmendmentOut)
 def get(amendment_id: int):
     """The change set, its revisions, each department's decision on the current revision, ``allowed_events``."""
     with current_services().uow() as uow:
@@ -134,6 +210,8 @@ def get(amendment_id: int):
 @blp.route("/amendments/<int:amendment_id>", methods=["PUT"])
 @login_required
 @blp.arguments(AmendmentUpdate)
+@blp.response(200, AmendmentOut)
+@refuses(blp, 403, 409)
 def update(body, amendment_id: int):
     """Revise the change set (a new revision: earlier approvals lapse); ``version`` guards against lost edits."""
     services = current_services()
@@ -148,6 +226,8 @@ def update(body, amendment_id: int):
 @blp.route("/amendments/<int:amendment_id>/transitions", methods=["POST"])
 @login_required
 @blp.arguments(AmendmentTransitionIn)
+@blp.response(200, AmendmentOut)
+@refuses(blp, 403, 409)
 def transition(body, amendment_id: int):
     """Fire an event: submit_for_review, approve, return, revise, rebase, adopt, withdraw."""
     services = current_services()
@@ -160,6 +240,8 @@ def transition(body, amendment_id: int):
 
 @blp.route("/amendments/<int:amendment_id>/rebase", methods=["POST"])
 @login_required
+@blp.response(200, AmendmentOut)
+@refuses(blp, 403, 409)
 def rebase(amendment_id: int):
     """Move the base to the current version; reports the cells also changed by versions adopted since."""
     services = current_services()
@@ -171,17 +253,17 @@ def rebase(amendment_id: int):
 
 @blp.route("/amendments/<int:amendment_id>/history")
 @login_required
-def history(amendment_id: int):
-    """Every transition: who, which role, from, to, when, comment."""
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(HistoryEntryOut))
+def history(args, amendment_id: int):
+    """Every transition: who, which role, from, to, when, comment; oldest first."""
     with current_services().uow() as uow:
-        rows = am.history(uow.session, g.actor, amendment_id)
-        return {"items": [{"event": r.event, "from": r.from_state, "to": r.to_state, "actor_id": r.actor_id,
-                           "department": r.actor_department, "role": r.actor_role, "comment": r.comment,
-                           "payload": r.payload, "at": r.at.isoformat()} for r in rows]}
+        return paginate(history_view(am.history(uow.session, g.actor, amendment_id)), args)
 
 
 @blp.route("/amendments/<int:amendment_id>/revisions/<int:a>/diff/<int:b>")
 @login_required
+@blp.response(200, RevisionDiffOut)
 def revision_diff(amendment_id: int, a: int, b: int):
     """How the change set differs between two of its revisions."""
     with current_services().uow() as uow:
@@ -191,6 +273,7 @@ def revision_diff(amendment_id: int, a: int, b: int):
 
 @blp.route("/programs/<slug>/versions/<int:a>/diff/<int:b>")
 @login_required
+@blp.response(200, VersionDiffOut)
 def version_diff(slug: str, a: int, b: int):
     """Exactly what changed between two versions: cells with old/new values and the totals, targets, activities, text."""
     with current_services().uow() as uow:
@@ -199,6 +282,7 @@ def version_diff(slug: str, a: int, b: int):
 
 @blp.route("/programs/<slug>/versions/<int:number>/approvals")
 @login_required
+@blp.response(200, ProvenanceOut)
 def version_approvals(slug: str, number: int):
     """Who approved a version and when (the adopting amendment's reviews and resolution)."""
     with current_services().uow() as uow:
@@ -210,7 +294,9 @@ def version_approvals(slug: str, number: int):
 
 @blp.route("/programs/<slug>/amendments")
 @login_required
-def program_amendments(slug: str):
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(AdoptedOut))
+def program_amendments(args, slug: str):
     """The program's adopted amendments, oldest first: the seeded history, then those adopted here."""
     with current_services().uow() as uow:
-        return {"items": am.adopted_history(uow.session, g.actor, slug)}
+        return paginate(am.adopted_history(uow.session, g.actor, slug), args)

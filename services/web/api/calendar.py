@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from services.web.api.contract import public
 from services.web.context import current_services
 from workflows.core import Invalid
 
@@ -21,6 +22,7 @@ class WorkingDaysResult(Schema):
 
 
 @blp.route("/working-days")
+@public(blp)
 @blp.arguments(WorkingDaysQuery, location="query")
 @blp.response(200, WorkingDaysResult)
 def working_days(args):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from services.web.api.contract import document_operations
 from workflows.core import Refusal
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,8 @@ class ErrorEnvelope(Schema):
     error = ma_fields.Nested(ErrorBody, required=True)
 
 
-_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
-
-
 class JsonErrorApi(Api):
-    """flask-smorest's Api with our error envelope."""
+    """flask-smorest's Api with our error envelope, and every operation's contract completed."""
 
     ERROR_SCHEMA = ErrorEnvelope
 
@@ -98,18 +96,8 @@ class JsonErrorApi(Api):
         return http_error_response(error)
 
     def register_blueprint(self, blp, **options):
-        """An operation that documents no success response gets a bare 200.
-
-        Otherwise the only response it documents is "default" (the error
-        envelope), which by OpenAPI's rules would also describe its successes.
-        """
         super().register_blueprint(blp, **options)
-        for operations in self.spec._paths.values():
-            for method, operation in operations.items():
-                if method in _METHODS and isinstance(operation, dict):
-                    responses = operation.setdefault("responses", {})
-                    if not any(str(code).startswith("2") for code in responses):
-                        responses["200"] = {"description": "OK"}
+        document_operations(self.spec._paths)
 
 
 # Integer ids are PostgreSQL integers; a larger number in a URL names nothing (and must not reach the database).

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from services import administration
 from services.web.api.auth import login_required
+from services.web.api.contract import PageQuery, page, page_of, refuses
 from services.models.mail import MAIL_STATES
 from services.web.context import current_services
 from workflows.core import Forbidden
@@ -13,16 +14,30 @@ from workflows.core import Forbidden
 blp = Blueprint("mail", __name__, url_prefix="/api/v1/mail", description="Журнал почты")
 
 
-class MailQuery(Schema):
+class MailQuery(PageQuery):
     state = fields.String(load_default=None, validate=validate.OneOf(MAIL_STATES))
     recipient = fields.String(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class EmailOut(Schema):
+    id = fields.Integer()
+    recipient = fields.String()
+    subject = fields.String()
+    state = fields.String()
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    created_at = fields.String()
+    sent_at = fields.String(allow_none=True)
+    next_attempt_at = fields.String(allow_none=True)
+    message_id = fields.String(allow_none=True)
+    item = fields.String(allow_none=True)
 
 
 @blp.route("")
 @login_required
 @blp.arguments(MailQuery, location="query")
+@blp.response(200, page_of(EmailOut))
+@refuses(blp, 403)
 def mail_log(args):
     """Queued, sending, sent, retrying and failed emails, newest first (admin only)."""
     if not g.actor.has_role("admin"):
@@ -30,12 +45,13 @@ def mail_log(args):
     with current_services().uow() as uow:
         rows, total = administration.list_mail(uow.session, state=args["state"], recipient=args["recipient"],
                                                limit=args["page_size"], offset=(args["page"] - 1) * args["page_size"])
-        return {"total": total, "items": [{
+        return page([{
             "id": m.id, "recipient": m.recipient, "subject": m.subject, "state": m.state, "attempts": m.attempts,
             "last_error": m.last_error, "created_at": m.created_at.isoformat(),
             "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-            "next_attempt_at": m.next_attempt_at.isoformat(), "message_id": m.message_id, "item": m.item,
-        } for m in rows]}
+            "next_attempt_at": m.next_attempt_at.isoformat() if m.next_attempt_at else None,
+            "message_id": m.message_id, "item": m.item,
+        } for m in rows], total, args)
 
 
 class RetryOut(Schema):

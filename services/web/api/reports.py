@@ -4,23 +4,27 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, g, render_template, request
+from flask import Response, g, render_template
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services import lists, reports as rp
 from services.web.api.auth import login_required
+from services.web.api.contract import (
+    DISPOSITION_HEADER, HistoryEntryOut, PageQuery, file_response, history_view, page, page_of, paginate, public,
+    refuses,
+)
 from services.report_export import PdfUnavailable, csv_field, export_report
 from services.web.context import current_services
 from services.web.fields import CODE, COMMENT, LONG_TEXT, text_entries
 from workflows.report_content import diff
-from workflows.core import Invalid, Refusal
+from workflows.core import Refusal
 
 # No url_prefix: the public HTML page lives outside /api/v1, the rest inside it.
 blp = Blueprint("reports", __name__, description="Отчёты о ходе реализации программ")
 
 
-class ReportListQuery(Schema):
+class ReportListQuery(PageQuery):
     program = fields.String(load_default=None)
     period = fields.String(load_default=None)
     kind = fields.String(load_default=None, validate=validate.OneOf(("quarterly", "annual")))
@@ -38,6 +42,56 @@ class ReportInputsIn(Schema):
     spent = fields.Dict(keys=CODE.field(), values=fields.Raw(), load_default=None)
     activities = fields.Dict(keys=CODE.field(), values=fields.Raw(), load_default=None)
     actuals = fields.Dict(keys=CODE.field(), values=fields.Raw(), load_default=None)
+
+
+class ReportSummaryOut(Schema):
+    id = fields.Integer()
+    program = fields.String()
+    kind = fields.String()
+    period = fields.String()
+    period_label = fields.String()
+    state = fields.String()
+    state_label = fields.String()
+    due_date = fields.String()
+    due_at = fields.String()
+    co_executor_due_date = fields.String()
+    overdue = fields.Boolean()
+    allowed_events = fields.List(fields.String())
+    version = fields.Integer()
+
+
+class ReportRevisionOut(Schema):
+    number = fields.Integer()
+    submitted_at = fields.String()
+    submitted_by_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+    changes = fields.Raw(allow_none=True, metadata={"description": "Что изменилось против предыдущей редакции"})
+
+
+class ReportOut(ReportSummaryOut):
+    collection = fields.Raw(metadata={"description": "Кто из соисполнителей уже внёс свои данные"})
+    inputs = fields.Dict()
+    note = fields.String(allow_none=True)
+    content = fields.Dict(metadata={"description": "Форма отчёта: показатели, финансирование, мероприятия"})
+    revisions = fields.List(fields.Nested(ReportRevisionOut))
+
+
+class PublicReportOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    period = fields.String()
+    published_at = fields.String(allow_none=True)
+    content = fields.Dict()
+
+
+class PublicProgramOut(Schema):
+    program = fields.Dict(metadata={"description": "slug и title"})
+    reports = fields.List(fields.Nested(PublicReportOut))
+
+
+class PublicProgramQuery(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")),
+                           metadata={"description": "json (по умолчанию) или csv"})
 
 
 def report_summary(session, actor, report) -> dict:
@@ -83,15 +137,19 @@ def report_view(session, actor, report) -> dict:
 @blp.route("/api/v1/reports")
 @login_required
 @blp.arguments(ReportListQuery, location="query")
+@blp.response(200, page_of(ReportSummaryOut))
 def list_(args):
-    """Report cycles; filters: program, period, kind, state, overdue."""
+    """Report cycles, soonest deadline first; filters: program, period, kind, state, overdue."""
     with current_services().uow() as uow:
-        found = lists.report_page(uow.session, g.actor, lists.ReportQuery(**args, sort="due", per_page=None))
-        return {"items": [report_summary(uow.session, g.actor, r) for r in found.items], "total": found.total}
+        query = {k: v for k, v in args.items() if k != "page_size"}
+        found = lists.report_page(uow.session, g.actor, lists.ReportQuery(**query, sort="due", per_page=args["page_size"]),
+                                  count_limit=None, clamp=False)
+        return page([report_summary(uow.session, g.actor, r) for r in found.items], found.total, args)
 
 
 @blp.route("/api/v1/reports/<int:report_id>")
 @login_required
+@blp.response(200, ReportOut)
 def get(report_id: int):
     """One report: content (frozen once submitted), revisions with changes, collection, allowed events."""
     with current_services().uow() as uow:
@@ -101,6 +159,8 @@ def get(report_id: int):
 @blp.route("/api/v1/reports/<int:report_id>/transitions", methods=["POST"])
 @login_required
 @blp.arguments(ReportTransitionIn)
+@blp.response(200, ReportOut)
+@refuses(blp, 403, 409)
 def transition(body, report_id: int):
     """Fire start_collection, submit (data.note), return (comment), resubmit, accept, publish."""
     services = current_services()
@@ -113,6 +173,8 @@ def transition(body, report_id: int):
 @blp.route("/api/v1/reports/<int:report_id>/inputs", methods=["PUT"])
 @login_required
 @blp.arguments(ReportInputsIn)
+@blp.response(200, ReportOut)
+@refuses(blp, 403, 409)
 def put_inputs(body, report_id: int):
     """The executor's own figures: spent per source, its activities done, its indicators' actuals."""
     services = current_services()
@@ -124,13 +186,12 @@ def put_inputs(body, report_id: int):
 
 @blp.route("/api/v1/reports/<int:report_id>/history")
 @login_required
-def history(report_id: int):
-    """Every transition: who, which role, from, to, when, comment."""
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(HistoryEntryOut))
+def history(args, report_id: int):
+    """Every transition: who, which role, from, to, when, comment; oldest first."""
     with current_services().uow() as uow:
-        rows = rp.history(uow.session, g.actor, report_id)
-        return {"items": [{"event": r.event, "from": r.from_state, "to": r.to_state, "actor_id": r.actor_id,
-                           "department": r.actor_department, "role": r.actor_role, "comment": r.comment,
-                           "payload": r.payload, "at": r.at.isoformat()} for r in rows]}
+        return paginate(history_view(rp.history(uow.session, g.actor, report_id)), args)
 
 
 def _download(report_id: int, fmt: str) -> Response:
@@ -145,6 +206,8 @@ def _download(report_id: int, fmt: str) -> Response:
 
 @blp.route("/api/v1/reports/<int:report_id>.xlsx")
 @login_required
+@file_response(blp, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               description="The report form as an XLSX workbook.", headers=DISPOSITION_HEADER)
 def xlsx(report_id: int):
     """The report form as an XLSX workbook."""
     return _download(report_id, "xlsx")
@@ -152,6 +215,8 @@ def xlsx(report_id: int):
 
 @blp.route("/api/v1/reports/<int:report_id>.pdf")
 @login_required
+@file_response(blp, "application/pdf", description="The report form as a PDF.", headers=DISPOSITION_HEADER)
+@refuses(blp, 503)
 def pdf(report_id: int):
     """The report form as a PDF (needs reportlab and a TTF font with Cyrillic glyphs)."""
     return _download(report_id, "pdf")
@@ -176,11 +241,16 @@ def _csv(view: dict, slug: str) -> Response:
 
 
 @blp.route("/api/v1/public/programs/<slug>")
-def public_program(slug: str):
+@public(blp)
+@blp.arguments(PublicProgramQuery, location="query")
+@blp.response(200, PublicProgramOut)
+@blp.doc(responses={"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/PublicProgramOut"}},
+                                        "text/csv": {"schema": {"type": "string"}}},
+                            "description": "JSON, or with format=csv (or a slug ending in .csv) a CSV file: "
+                                           + ", ".join(rp.CSV_COLUMNS) + "."}})
+def public_program(args, slug: str):
     """Published reports of a program as open data: JSON, or CSV with ?format=csv. No login."""
-    fmt = request.args.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise Invalid("Неизвестный формат.", fields={"format": ["json или csv."]})
+    fmt = args["format"]
     if slug.endswith(".csv"):
         slug, fmt = slug[:-4], "csv"
     with current_services().uow() as uow:
@@ -189,6 +259,8 @@ def public_program(slug: str):
 
 
 @blp.route("/public/programs/<slug>")
+@public(blp)
+@file_response(blp, "text/html", description="The public HTML page of the program.")
 def public_page(slug: str):
     """The public page: published reports with plan-vs-fact bars, financing and activities. No login."""
     with current_services().uow() as uow:

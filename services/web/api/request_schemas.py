@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from services.web.api.contract import PageQuery
 from services.web.fields import BODY, CODE, COMMENT, DAYS, ID, SLUG, SUBJECT
 
 
@@ -24,7 +25,7 @@ class TransitionIn(Schema):
     assignee_id = ID.field(load_default=None)
 
 
-class RequestListQuery(Schema):
+class RequestListQuery(PageQuery):
     thread = ID.field(load_default=None, strict=False)
     state = fields.String(load_default=None, validate=validate.OneOf(
         ("draft", "sent", "answered", "clarification_requested", "accepted", "withdrawn")))
@@ -34,8 +35,20 @@ class RequestListQuery(Schema):
     due_after = fields.AwareDateTime(load_default=None, default_timezone=None)
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     sort = fields.String(load_default="new", validate=validate.OneOf(("new", "old", "due")))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AttachmentOut(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+
+
+class UploadIn(Schema):
+    """Documents the multipart form; the view reads ``request.files`` itself."""
+
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
 class RequestOut(Schema):
@@ -50,7 +63,7 @@ class RequestOut(Schema):
     requester_department = fields.String()
     state = fields.String()
     state_label = fields.String()
-    working_days = fields.Integer()
+    working_days = fields.Integer(allow_none=True)
     sent_at = fields.String(allow_none=True)
     due_date = fields.String(allow_none=True)
     due_at = fields.String(allow_none=True)
@@ -61,5 +74,10 @@ class RequestOut(Schema):
     answer = fields.Dict(allow_none=True)
     assignee_id = fields.Integer(allow_none=True)
     allowed_events = fields.List(fields.String())
-    attachments = fields.List(fields.Dict())
+    attachments = fields.List(fields.Nested(AttachmentOut))
     version = fields.Integer()
+
+
+class RequestCreated(Schema):
+    thread = fields.Integer()
+    requests = fields.List(fields.Nested(RequestOut), metadata={"description": "Один экземпляр на адресата"})

@@ -6,7 +6,12 @@ from flask_smorest import Blueprint
 
 from services import attachments, information_requests as ir, lists
 from services.web.api.auth import login_required
-from services.web.api.request_schemas import RequestCreate, RequestListQuery, RequestOut, TransitionIn
+from services.web.api.contract import (
+    DISPOSITION_HEADER, HistoryEntryOut, PageQuery, file_response, history_view, page, page_of, paginate, refuses,
+)
+from services.web.api.request_schemas import (
+    AttachmentOut, RequestCreate, RequestCreated, RequestListQuery, RequestOut, TransitionIn, UploadIn,
+)
 from services.models.requests import Attachment
 from services.web.context import current_services
 
@@ -50,7 +55,8 @@ def request_view(services, session, actor, req, *, fresh: bool = False) -> dict:
 @blp.route("/requests", methods=["POST"])
 @login_required
 @blp.arguments(RequestCreate)
-@blp.response(201)
+@blp.response(201, RequestCreated)
+@refuses(blp, 403)
 def create(body):
     """Create a request to one or more departments (one tracked copy each); ``send`` sends at once."""
     services = current_services()
@@ -66,6 +72,7 @@ def create(body):
 @blp.route("/requests")
 @login_required
 @blp.arguments(RequestListQuery, location="query")
+@blp.response(200, page_of(RequestOut))
 def list_(args):
     """Requests the caller's department sent or received; filters and pages."""
     services = current_services()
@@ -74,8 +81,7 @@ def list_(args):
         query["per_page"] = query.pop("page_size")
         found = lists.request_page(uow.session, g.actor, lists.RequestQuery(**query), now=services.now(),
                                    count_limit=None, clamp=False)
-        return {"items": [request_view(services, uow.session, g.actor, r) for r in found.items],
-                "total": found.total, "page": args["page"], "page_size": args["page_size"]}
+        return page([request_view(services, uow.session, g.actor, r) for r in found.items], found.total, args)
 
 
 @blp.route("/requests/<int:request_id>")
@@ -92,6 +98,7 @@ def get(request_id: int):
 @login_required
 @blp.arguments(TransitionIn)
 @blp.response(200, RequestOut)
+@refuses(blp, 403, 409)
 def transition(body, request_id: int):
     """Fire an event: send, answer, request_clarification, accept, withdraw, delegate, extend_deadline."""
     services = current_services()
@@ -108,23 +115,25 @@ def transition(body, request_id: int):
 
 @blp.route("/requests/<int:request_id>/history")
 @login_required
-def history(request_id: int):
-    """Every transition: who, which role, from, to, when, comment."""
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(HistoryEntryOut))
+def history(args, request_id: int):
+    """Every transition: who, which role, from, to, when, comment; oldest first."""
     with current_services().uow() as uow:
-        rows = ir.history(uow.session, g.actor, request_id)
-        return {"items": [{"event": r.event, "from": r.from_state, "to": r.to_state, "actor_id": r.actor_id,
-                           "department": r.actor_department, "role": r.actor_role, "comment": r.comment,
-                           "payload": r.payload, "at": r.at.isoformat()} for r in rows]}
+        return paginate(history_view(ir.history(uow.session, g.actor, request_id)), args)
 
 
 @blp.route("/inbox")
 @login_required
-def inbox():
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(RequestOut))
+def inbox(args):
     """What the caller's department must act on now, most urgent first."""
     services = current_services()
     with services.uow() as uow:
-        return {"items": [request_view(services, uow.session, g.actor, r) for r in ir.inbox(uow.session, g.actor)]}
-
+        found = paginate(ir.inbox(uow.session, g.actor), args)
+        found["items"] = [request_view(services, uow.session, g.actor, r) for r in found["items"]]
+        return found
 
 
 def _attachment_view(att) -> dict:
@@ -134,7 +143,9 @@ def _attachment_view(att) -> dict:
 
 @blp.route("/requests/<int:request_id>/attachments", methods=["POST"])
 @login_required
-@blp.response(201)
+@blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": UploadIn}}})
+@blp.response(201, AttachmentOut)
+@refuses(blp, 403, 409, 413, 422)
 def upload(request_id: int):
     """Upload a file (multipart field ``file``); refused over the size limit or of a dangerous type."""
     services = current_services()
@@ -149,6 +160,8 @@ def upload(request_id: int):
 
 @blp.route("/requests/<int:request_id>/attachments/<int:attachment_id>")
 @login_required
+@file_response(blp, "application/octet-stream", "*/*", headers=DISPOSITION_HEADER,
+               description="The file under its original name, with the type it was uploaded with.")
 def download(request_id: int, attachment_id: int):
     """Download an attachment under its original name."""
     services = current_services()

@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
 
 from services import people
 from services.web.api.auth import login_required
-from services.models.registry import User
+from services.web.api.contract import PageQuery, page, page_of, refuses
+from services.models.registry import ApiToken, User
 from services.web.context import current_services
 from services.web.fields import NAME
 
@@ -36,12 +38,22 @@ class NewTokenOut(TokenOut):
     token = fields.String(metadata={"description": "Сам токен: показывается один раз"})
 
 
+def token_page(session, user_id: int | None, args: dict) -> dict:
+    rows = people.list_tokens(session, user_id, limit=args["page_size"], offset=(args["page"] - 1) * args["page_size"])
+    count = select(func.count()).select_from(ApiToken)
+    if user_id is not None:
+        count = count.where(ApiToken.user_id == user_id)
+    return page([people.token_view(r) for r in rows], session.execute(count).scalar_one(), args)
+
+
 @blp.route("")
 @login_required
-@blp.response(200, TokenOut(many=True))
-def list_my_tokens():
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(TokenOut))
+def list_my_tokens(args):
+    """My tokens, newest first (never the token itself)."""
     with current_services().uow() as uow:
-        return [people.token_view(row) for row in people.list_tokens(uow.session, g.actor.user_id, limit=200)]
+        return token_page(uow.session, g.actor.user_id, args)
 
 
 @blp.route("", methods=["POST"])
@@ -60,6 +72,7 @@ def create_my_token(body):
 @blp.route("/<int:token_id>", methods=["DELETE"])
 @login_required
 @blp.response(204)
+@refuses(blp, 404)
 def revoke_my_token(token_id: int):
     """Revoke one of my tokens at once (someone else's is 404)."""
     with current_services().uow() as uow:
