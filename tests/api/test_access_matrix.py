@@ -68,6 +68,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/metrics"): Rule(PUBLIC),  # open unless INTERDEPT_METRICS_TOKEN is set
     ("GET", "/openapi.json"): Rule(PUBLIC),
     ("GET", "/docs"): Rule(PUBLIC),
+    ("GET", "/docs/init.js"): Rule(PUBLIC),
+    ("GET", "/docs/assets/<name>"): Rule(PUBLIC),  # Swagger UI's packaged files
     ("GET", "/static/<path:filename>"): Rule(PUBLIC),
     ("GET", "/api/v1/public/programs/<slug>"): Rule(PUBLIC),
     ("GET", "/public/programs/<slug>"): Rule(PUBLIC),
@@ -312,7 +314,8 @@ def _build_world(services, app) -> World:
     world.params = {"slug": SLUG, "number": 1, "user_id": victim_id, "token_id": other_token,
                     "object_type": "report", "object_id": report, "filename": "does-not-exist.css",
                     "request_id": it_mfc, "report_id": report, "amendment_id": amendment, "attachment_id": att,
-                    "a": 1, "b": 1, "email_id": 999_999, "token": "not-a-password-link"}
+                    "a": 1, "b": 1, "email_id": 999_999, "token": "not-a-password-link",
+                    "name": "swagger-ui.css"}
     world.victim_token = victim_token
     return world
 
