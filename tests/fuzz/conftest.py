@@ -12,7 +12,10 @@ from tests.conftest import _truncate_all, make_services, make_settings, seed
 PROGRAM = "kotovsk-information-society"
 PASSWORD = "demo-password-1"
 EMAILS = {"it": "it@kotovsk.example", "mfc": "mfc@kotovsk.example", "econ": "econ@kotovsk.example",
-          "admin": "admin@kotovsk.example", "finance": "finance@kotovsk.example"}
+          "admin": "admin@kotovsk.example", "finance": "finance@kotovsk.example",
+          # people the hostile-input module creates for the administration and profile forms
+          "spare": "spare@kotovsk.example", "spare2": "spare2@kotovsk.example", "self": "self@kotovsk.example",
+          "linked": "linked@kotovsk.example"}
 
 
 @pytest.fixture(scope="module")
