@@ -70,6 +70,7 @@ def deadline_of(services, req: InformationRequest) -> Deadline | None:
                       datetime.fromisoformat(p["ended"]) if p.get("ended") else None) for p in req.pauses],
         extensions=[Extension(e["working_days"], e["reason"], datetime.fromisoformat(e["at"]))
                     for e in req.extensions],
+        state=req.state, closed_at=req.closed_at,
     )
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Sequence
 
 from workflows.calendar import DayOff, ProductionCalendar
+from workflows.time_zones import by_time_in_words, time_in_words
 
 _LAST_SECOND = time(23, 59, 59)
 _ONE_SECOND = timedelta(seconds=1)
@@ -91,10 +92,6 @@ def _require_aware(value: datetime, what: str) -> None:
         raise ValueError(f"{what} must be a time-zone-aware datetime, got {value!r}")
 
 
-def _tz_name(tz: tzinfo) -> str:
-    return getattr(tz, "key", None) or str(tz)
-
-
 def _due_at(due: date, tz: tzinfo) -> datetime:
     return datetime.combine(due, _LAST_SECOND, tzinfo=tz).astimezone(timezone.utc)
 
@@ -106,6 +103,8 @@ def compute_deadline(
     tz: tzinfo,
     pauses: Sequence[Pause] = (),
     extensions: Sequence[Extension] = (),
+    state: str | None = None,
+    closed_at: datetime | None = None,
 ) -> Deadline:
     """Due date = the N-th working day after the local sending date, then pauses and extensions in time order.
 
@@ -113,6 +112,11 @@ def compute_deadline(
     used); on resumption at local date r they are counted again from r. A pause
     that starts after the due date has passed does not revive the deadline.
     Extensions granted during a pause are applied on resumption.
+
+    A pause is the time the addressee's answer waits on the requester: it starts with
+    the answer and ends when a clarification is asked for. ``state`` (the copy's state)
+    chooses the closing sentence, so the note says what is true now: an answer under
+    review, a closed request (``closed_at``: accepted or withdrawn), or a running clock.
     """
     _require_aware(sent_at, "sent_at")
     if isinstance(working_days, bool) or not isinstance(working_days, int) or working_days < 0:
@@ -121,7 +125,7 @@ def compute_deadline(
     sent_local = sent_at.astimezone(tz).date()
     due = calendar.add_working_days(sent_local, working_days)
     lines = [
-        f"Отправлено {_fmt(sent_local)} (дата по часовому поясу {_tz_name(tz)}). "
+        f"Отправлено {_fmt(sent_local)} (дата {by_time_in_words(tz)}). "
         f"Срок — {_days(working_days)}, отсчёт со следующего дня "
         f"({_fmt(sent_local + timedelta(days=1))}).",
         f"Срок исполнения — {_fmt(due)}."
@@ -165,15 +169,15 @@ def compute_deadline(
             if local > due:
                 ignored.add(index)
                 lines.append(
-                    f"Запрос уточнения {_fmt(local)} сделан после истечения срока "
-                    f"({_fmt(due)}) и срок не приостанавливает."
+                    f"Ответ дан {_fmt(local)}, после истечения срока ({_fmt(due)}): "
+                    f"срок не приостанавливался."
                 )
                 continue
             paused = True
             remaining = calendar.working_days_between(local, due)
             lines.append(
-                f"Приостановка {_fmt(local)} (запрошено уточнение): день приостановки засчитан, "
-                f"до срока {_fmt(due)} оставалось {_days(remaining)}."
+                f"Ответ дан {_fmt(local)}: срок приостановлен на время рассмотрения ответа, день ответа "
+                f"засчитан, до срока {_fmt(due)} оставалось {_days(remaining)}."
             )
         elif kind == 0:  # a pause ends
             if index in ignored:
@@ -182,20 +186,20 @@ def compute_deadline(
             due = calendar.add_working_days(local, remaining)
             if remaining:
                 lines.append(
-                    f"Возобновление {_fmt(local)}: оставшиеся {_days(remaining)} отсчитаны "
+                    f"Возобновление {_fmt(local)} (запрошено уточнение): оставшиеся {_days(remaining)} отсчитаны "
                     f"со следующего дня, новый срок — {_fmt(due)}."
                     + _skipped(calendar.days_off_between(local, due))
                 )
             else:
                 where = "в день возобновления" if due == local else "в ближайший рабочий день"
                 lines.append(
-                    f"Возобновление {_fmt(local)}: рабочих дней не оставалось, срок истекает "
+                    f"Возобновление {_fmt(local)} (запрошено уточнение): рабочих дней не оставалось, срок истекает "
                     f"{where} — {_fmt(due)}."
                 )
             if pending:
                 previous, due = due, calendar.add_working_days(due, pending)
                 lines.append(
-                    f"Продление на {_days(pending)}, предоставленное во время приостановки, "
+                    f"Продление на {_days(pending)}, предоставленное во время рассмотрения ответа, "
                     f"применено: новый срок — {_fmt(due)}."
                     + _skipped(calendar.days_off_between(previous, due))
                 )
@@ -207,7 +211,7 @@ def compute_deadline(
                 pending += item.working_days
                 lines.append(
                     f"Продление на {_days(item.working_days)} ({_fmt(local)}{reason}) — "
-                    f"во время приостановки, будет добавлено после возобновления."
+                    f"во время рассмотрения ответа; будет добавлено, если запросят уточнение."
                 )
                 continue
             late = " (продление оформлено после истечения срока)" if local > due else ""
@@ -218,16 +222,34 @@ def compute_deadline(
                 + _skipped(calendar.days_off_between(previous, due))
             )
 
+    lines.append(_closing(state, closed_at, tz, due, paused, remaining + pending))
     if paused:
         left = remaining + pending
-        lines.append(
-            f"Срок приостановлен до получения уточнения; после возобновления останется "
-            f"{_days(left)}. Дата {_fmt(due)} — последний рассчитанный срок, справочно."
-        )
         return Deadline(due, _due_at(due, tz), "\n".join(lines), True, left)
-
-    lines.append(f"Итоговый срок: {_fmt(due)}, до 23:59:59 ({_tz_name(tz)}).")
     return Deadline(due, _due_at(due, tz), "\n".join(lines), False, None)
+
+
+def _closing(state: str | None, closed_at: datetime | None, tz: tzinfo, due: date, paused: bool,
+             left: int) -> str:
+    """The last sentence of a note: what the deadline is *now*, in the copy's state."""
+    closed = f" {_fmt(closed_at.astimezone(tz).date())}" if closed_at is not None else ""
+    if state == "accepted":
+        return f"Ответ принят{closed}: запрос закрыт, срок больше не отсчитывается."
+    if state == "withdrawn":
+        return f"Запрос отозван{closed}: срок больше не отсчитывается."
+    if paused:
+        then = (f"на уточнение останется {_days(left)}" if left else
+                "рабочих дней на уточнение не останется: срок истечёт в день запроса или в ближайший рабочий день")
+        return (
+            f"Ответ на рассмотрении у запросившего подразделения, срок приостановлен. "
+            f"Если запросившее подразделение попросит уточнить ответ, {then}; "
+            f"дата {_fmt(due)} — последний рассчитанный срок, справочно."
+        )
+    if state == "answered":  # answered after the due date: the clock was not paused
+        return f"Ответ на рассмотрении у запросившего подразделения; срок истёк {_fmt(due)}."
+    if state == "clarification_requested":
+        return f"Срок ответа на уточнение: {_fmt(due)}, до 23:59:59 ({time_in_words(tz)})."
+    return f"Итоговый срок: {_fmt(due)}, до 23:59:59 ({time_in_words(tz)})."
 
 
 def is_overdue(deadline: Deadline, now: datetime) -> bool:

@@ -10,6 +10,7 @@ from services.web.context import current_services
 from workflows.amendment import AMENDMENT
 from workflows.information_request import INFORMATION_REQUEST
 from workflows.report import REPORT
+from workflows.time_zones import by_time_in_words
 
 
 def _tz():
@@ -95,4 +96,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(fmt_number, "num")
     app.add_template_filter(fmt_percent, "pct")
     app.add_template_global(plural, "plural")
-    app.add_template_global(lambda: current_services().settings.timezone, "tz_name")
+    app.add_template_global(lambda: by_time_in_words(current_services().settings.timezone), "tz_in_words")
