@@ -177,6 +177,7 @@ def reset_password(body, user_id: int):
 @blp.route("/users/<int:user_id>/password-link", methods=["POST"])
 @admin_required
 @blp.response(202, UserOut)
+@refuses(blp, 403)
 def send_password_link(user_id: int):
     """Email the user a one-time link to set their password (valid INTERDEPT_PASSWORD_LINK_HOURS, 72 h);
     their earlier unused links stop working."""

@@ -172,7 +172,7 @@ def amendment_view(session, actor, a, *, full: bool = True, report: dict | None 
 @login_required
 @blp.arguments(AmendmentCreate)
 @blp.response(201, AmendmentOut)
-@refuses(blp, 403, 409)
+@refuses(blp, 403, 404, 409)  # 404: no such program
 def create(body):
     """Draft a change set against a program version (the current one unless ``base_version`` is given)."""
     services = current_services()

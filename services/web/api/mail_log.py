@@ -62,6 +62,7 @@ class RetryOut(Schema):
 @blp.route("/<int:email_id>/retry", methods=["POST"])
 @login_required
 @blp.response(202, RetryOut)
+@refuses(blp, 403)
 def retry(email_id: int):
     """Send a failed email again (admin only): queued now and delivered at once, audited as email.retried."""
     if not g.actor.has_role("admin"):

@@ -56,7 +56,7 @@ def request_view(services, session, actor, req, *, fresh: bool = False) -> dict:
 @login_required
 @blp.arguments(RequestCreate)
 @blp.response(201, RequestCreated)
-@refuses(blp, 403)
+@refuses(blp, 403, 404)  # 404: no such program
 def create(body):
     """Create a request to one or more departments (one tracked copy each); ``send`` sends at once."""
     services = current_services()
