@@ -436,12 +436,15 @@ def collection_forms(session, report: Report, loaded: LoadedVersion) -> dict[str
 
 def _send_requests(uow: UnitOfWork, services, actor: Actor, report: Report, loaded: LoadedVersion,
                    forms: dict[str, list[dict]]) -> list[InformationRequest]:
-    today = utcnow().astimezone(services.tz).date()
+    today = services.now().astimezone(services.tz).date()
     if report.co_executor_due_date > today:
         working_days = services.calendar.working_days_between(today, report.co_executor_due_date)
     else:
         working_days = services.settings.default_working_days
     working_days = max(1, min(60, working_days))
+    # The date the request itself will be due (sent today): the text states that one, not the rule's
+    # co-executor date, which may have passed already (then the default term applies).
+    due = services.calendar.add_working_days(today, working_days)
     sent = []
     for dept, form in forms.items():
         _, copies = create_request(uow, services, actor, NewRequest(
@@ -449,7 +452,7 @@ def _send_requests(uow: UnitOfWork, services, actor: Actor, report: Report, load
             subject=f"Сведения для отчёта о ходе реализации программы за {period_label(report)}",
             body=(f"Для {'годового' if report.kind == 'annual' else 'ежеквартального'} отчёта о ходе реализации "
                   f"программы «{loaded.passport.title}» за {period_label(report)} просим представить сведения "
-                  f"до {report.co_executor_due_date.strftime('%d.%m.%Y')}."),
+                  f"до {due.strftime('%d.%m.%Y')}."),
             addressees=[dept], working_days=working_days, form=form, send=True, origin=origin_of(report.id),
         ))
         sent += copies
@@ -542,7 +545,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     if report is None or report.state not in NOT_SUBMITTED:
         return None
     executor = _passport(session, report).passport.executor
-    kind = "Годовой отчёт" if report.kind == "annual" else "Квартальный отчёт"
+    kind = "Годовой отчёт" if report.kind == "annual" else "Ежеквартальный отчёт"
     return ItemReminder(
         title=f"{kind} за {period_label(report)} ({report.program.title[:80]})",
         url=f"{services.settings.base_url}/reports/{report.id}",

@@ -130,7 +130,7 @@ def test_economic_policy_returns_a_report(people_in_browser, live):
     rid = report_ready_for_review(live.services, "2016-Q1", "Записка к отчёту за первый квартал")
     econ = people_in_browser("econ")
     econ.goto("/reports?q=2016")
-    econ.page.get_by_role("link", name="Квартальный за 1 квартал 2016 г.").click()
+    econ.page.get_by_role("link", name="Ежеквартальный за 1 квартал 2016 г.").click()
     expect(econ.page).to_have_url(live.url + f"/reports/{rid}")
     expect(econ.page.locator(".badge").first).to_have_text("Представлен")
     expect(econ.page.get_by_role("button", name="Представить отчёт")).to_have_count(0)

@@ -81,6 +81,10 @@ def test_collection_sends_a_request_and_its_acceptance_makes_the_report_ready(sv
         req_id = req.id
         assert (req.department.code, req.state) == ("mfc", "sent")
         assert reports.report_id_from_origin(req.thread.origin) == rid
+        # The co-executors' date of the rule (20.02.2017) has passed: the text names the request's own
+        # due date (it said "до 20.02.2017" before).
+        assert req.due_date > date(2017, 2, 20)
+        assert req.thread.body.endswith(f"просим представить сведения до {req.due_date:%d.%m.%Y}.")
         keys = {item["key"] for item in req.thread.form}
     assert {"ind_i11", "ind_i12", "spent_regional", "spent_city"} <= keys
 

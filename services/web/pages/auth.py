@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from services.web.context import client_address
-from services.web.pages.common import bp, current_actor_or_none, safe_next, services
+from services.web.pages.common import bp, current_actor_or_none, safe_next, services, welcome
 from workflows.core import Refusal
 from services import people
 from services.web import session as web_session
@@ -24,7 +24,7 @@ def login():
     except Refusal as exc:
         return render_template("webui/login.html", next=target, email=email, error=exc.message), exc.status
     web_session.login_user(user)
-    flash(f"Добро пожаловать, {user.name or user.email}.", "success")
+    flash(welcome(user), "success")
     return redirect(target)
 
 

@@ -69,6 +69,11 @@ def form_errors() -> dict[str, list[str]]:
     return dict(g.get("form_errors") or {})
 
 
+def welcome(user) -> str:
+    """The greeting after sign-in; a name ending in an initial ("Иванов И. И.") keeps one full stop."""
+    return f"Добро пожаловать, {(user.name or user.email).rstrip('.')}."
+
+
 def current_actor_or_none() -> Actor | None:
     try:
         return _web_session().current_web_actor()

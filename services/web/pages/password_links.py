@@ -12,7 +12,7 @@ from services import people
 from services.models.registry import User
 from services.web import session as web_session
 from services.web.context import client_address
-from services.web.pages.common import bp, form_errors, services, shows_form_errors
+from services.web.pages.common import bp, form_errors, services, shows_form_errors, welcome
 from workflows.core import Invalid
 
 
@@ -48,7 +48,7 @@ def password_set(token: str):
                 errors = {k: (v if isinstance(v, list) else [v]) for k, v in (exc.fields or {}).items()}
             else:
                 web_session.login_user(user)
-                flash(f"Пароль установлен. Добро пожаловать, {user.name or user.email}", "success")
+                flash(f"Пароль установлен. {welcome(user)}", "success")
                 return redirect(url_for("webui.home"))
     return render_template("webui/password_set.html", email=email, errors=errors, token=token,
                            hours=svc.settings.password_link_hours,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.web.pages import (  # noqa: F401  (route registration)
-    admin, amendments, auth, filters, home, password_links, profile, programs, reports, requests,
+    admin, amendments, auth, error_pages, filters, home, password_links, profile, programs, reports, requests,
     workflow_pages,
 )
 from services.web.pages.common import bp
@@ -16,6 +16,7 @@ def register_webui(app: Flask) -> None:
     """Register the pages, their filters and the public program page on ``app``."""
     filters.register(app)
     app.register_blueprint(bp)
+    error_pages.init_error_pages(app)
     # The reports API may already serve a bare page at this address; the full page (passport,
     # indicators, published reports) takes over its view, so one URL keeps one page.
     taken = [rule for rule in app.url_map.iter_rules() if rule.rule == PUBLIC_PAGE]
