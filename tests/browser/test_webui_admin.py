@@ -81,23 +81,14 @@ def test_admin_creates_a_user_who_sets_a_password_by_the_emailed_link_and_deacti
     # Deactivate someone else: asked first; cancelling changes nothing.
     staff = _user(live.services, "mfc.staff@kotovsk.example")
     admin.goto(f"/admin/users/{staff.id}")
-    dialogs: list[str] = []
-
-    def dismiss(dialog):
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.once("dialog", dismiss)
+    # The person's own dialog handler (tests/browser/conftest.py) answers: "no" first, then "yes".
+    admin.confirm, admin.dialogs[:] = False, []
     page.get_by_role("button", name="Отключить учётную запись").click()
     expect(page.get_by_role("button", name="Отключить учётную запись")).to_be_visible()
-    assert dialogs and "Отключить учётную запись mfc.staff@kotovsk.example?" in dialogs[0]
+    assert admin.dialogs and "Отключить учётную запись mfc.staff@kotovsk.example?" in admin.dialogs[0]
     assert _user(live.services, staff.email).active is True
 
-    def accept(dialog):
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    page.once("dialog", accept)
+    admin.confirm = True
     page.get_by_role("button", name="Отключить учётную запись").click()
     expect(page.get_by_role("status")).to_contain_text("Пользователь отключён")
     expect(page.get_by_role("button", name="Включить учётную запись")).to_be_visible()
