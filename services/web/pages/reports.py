@@ -75,6 +75,10 @@ def _side_by_side(revisions: list) -> dict | None:
 @bp.route("/reports/<int:report_id>")
 @login_required
 def report_page(report_id: int):
+    return _page(report_id)
+
+
+def _page(report_id: int, *, action_errors=None, submitted=None, status=200):
     svc = services()
     me = actor()
     today = svc.now().astimezone(svc.tz).date()
@@ -91,6 +95,9 @@ def report_page(report_id: int):
         revisions = rp.revisions(session, report.id)
         own_activities = [a for a in p.activities if a.executor == p.executor and report.year in a.years]
         history = rp.history(session, me, report_id)
+        # Economic policy's remarks on a returned report, shown above the forms that answer them.
+        remarks = (next((h for h in reversed(history) if h.event == "return"), None)
+                   if report.state == "returned" else None)
         return render_template(
             "webui/report.html", report=report, view=view, content=content, plan_fact=plan_fact, p=p,
             label=rp.period_label(report), late=_days_late(report, today), allowed=view["allowed_events"],
@@ -98,8 +105,9 @@ def report_page(report_id: int):
             editable=EXECUTOR in who and report.state in rp.EDITABLE_STATES, own_activities=own_activities,
             inputs=report.inputs or {}, side=_side_by_side(revisions), history=history,
             names=department_names(session), diagram=svg.state_diagram(rp.WORKFLOW, report.state),
-            users=users_by_id(session, [h.actor_id for h in history]),
-        )
+            users=users_by_id(session, [h.actor_id for h in history]), remarks=remarks,
+            action_errors=action_errors or {}, submitted=submitted or {},
+        ), status
 
 
 def _decimal_text(raw: str) -> str:
@@ -158,8 +166,13 @@ def report_action(report_id: int):
             rp.fire_transition(uow, svc, actor(), report_id, event, request.form.get("comment", ""), data)
             uow.commit()
 
+    def at_the_fields(exc: Invalid):
+        # Keyed by form and field ("return.comment"), shown at the field with its own label.
+        errors = {f"{event}.{name}": problems for name, problems in exc.fields.items()}
+        return _page(report_id, action_errors=errors, submitted=request.form, status=422)
+
     return run_action(act, ok=EVENT_MESSAGES.get(event, "Готово."),
-                      back_to=url_for("webui.report_page", report_id=report_id))
+                      back_to=url_for("webui.report_page", report_id=report_id), on_invalid=at_the_fields)
 
 
 @bp.route("/reports/<int:report_id>.xlsx")

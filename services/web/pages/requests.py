@@ -228,6 +228,12 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
             colleagues = session.execute(select(User).where(User.department_id == req.department_id,
                                                             User.active.is_(True)).order_by(User.name)).scalars().all()
         names = department_names(session)
+        # The question the addressee is answering now, shown above the form that answers it.
+        question = next((h for h in reversed(history) if h.event == "request_clarification"), None)
+        if req.state != "clarification_requested":
+            question = None
+        if not submitted and answer is not None and "answer" in allowed:
+            submitted = _prefilled(req.thread.form, answer)
         # The requester (and the admin) are told when an email about this copy could not go.
         mail_failures = (failed_emails(session, f"information_request:{req.id}")
                          if "requester" in who or me.has_role("admin") else [])
@@ -239,8 +245,24 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
             errors=errors or {}, submitted=submitted or {}, message=message, type_labels=TYPE_LABELS,
             may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
             upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES, mail_failures=mail_failures,
-            action_errors=action_errors or {},
+            action_errors=action_errors or {}, question=question,
         ), status
+
+
+def _prefilled(form, answer) -> dict[str, str]:
+    """The last answer as the answer form's submitted values: a clarification edits it, not a blank."""
+    values: dict[str, str] = {"comment": answer.comment or ""}
+    if not form:
+        values["text"] = str(answer.data.get("text") or "")
+        return values
+    for f in form:
+        value = answer.data.get(f["key"])
+        if value is None:
+            continue
+        if f["type"] == "decimal":
+            value = str(value).replace(".", ",")  # the form's own input convention (comma or point)
+        values["f_" + f["key"]] = str(value)
+    return values
 
 
 @bp.route("/requests/<int:request_id>")
