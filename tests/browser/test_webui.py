@@ -134,9 +134,10 @@ def test_economic_policy_returns_a_report(people_in_browser, live):
     expect(econ.page).to_have_url(live.url + f"/reports/{rid}")
     expect(econ.page.locator(".badge").first).to_have_text("Представлен")
     expect(econ.page.get_by_role("button", name="Представить отчёт")).to_have_count(0)
-    # Without remarks the action is refused, and the page says why.
+    # Without remarks the action is refused, and the page says why at the field, by its own label.
     econ.page.get_by_role("button", name="Вернуть на доработку").click()
-    expect(econ.page.locator(".flash-error")).to_contain_text("Укажите замечания")
+    expect(econ.page.locator("#err-return-comment")).to_contain_text("«Замечания»: Обязательное поле.")
+    expect(econ.page.get_by_label("Замечания")).to_have_attribute("aria-invalid", "true")
     expect(econ.page.locator(".badge").first).to_have_text("Представлен")
     econ.page.get_by_label("Замечания").fill("Не заполнено выполнение мероприятия A1; уточните расходы.")
     econ.page.get_by_role("button", name="Вернуть на доработку").click()
@@ -147,6 +148,10 @@ def test_economic_policy_returns_a_report(people_in_browser, live):
 
     it = people_in_browser("it")
     it.goto(f"/reports/{rid}")
+    # The remarks stand above the forms that answer them, not only in the history at the bottom.
+    expect(it.page.locator("#return-remarks")).to_contain_text("Не заполнено выполнение мероприятия A1")
+    assert it.page.evaluate("""() => document.querySelector('#return-remarks').compareDocumentPosition(
+        document.querySelector('form.action-resubmit')) & Node.DOCUMENT_POSITION_FOLLOWING""")
     it.page.get_by_label("Пояснительная записка").fill("Записка, доработанная по замечаниям.")
     it.page.get_by_role("button", name="Представить повторно").click()
     expect(it.page.locator(".badge").first).to_have_text("Представлен")
