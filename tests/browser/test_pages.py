@@ -104,10 +104,10 @@ def test_formatting_helpers(services):
         # 20:59:59 UTC is 23:59:59 in Moscow, and already the next day at 21:30 UTC.
         assert fmt_datetime(datetime(2016, 4, 20, 20, 59, tzinfo=timezone.utc)) == "20.04.2016 23:59"
         assert fmt_date(datetime(2016, 4, 20, 21, 30, tzinfo=timezone.utc)) == "21.04.2016"
-    assert fmt_number(Decimal("22427.3")) == "22\u202f427,3"
-    assert fmt_number("-1234567") == "-1\u202f234\u202f567"
+    assert fmt_number(Decimal("22427.3")) == "22\u00a0427,3"
+    assert fmt_number("-1234567") == "-1\u00a0234\u00a0567"
     assert fmt_number(None) == "—"
-    assert fmt_percent("0.9512") == "95,1 %"
+    assert fmt_percent("0.9512") == "95,1\u00a0%"
     assert [plural(n, "день", "дня", "дней") for n in (1, 2, 5, 11, 21, 22, 112)] == \
         ["день", "дня", "дней", "дней", "день", "дня", "дней"]
 

@@ -115,14 +115,14 @@ def test_mfc_answers_through_the_generated_form_after_a_validation_error(people_
     expect(mfc.page.get_by_role("button", name="Принять ответ")).to_have_count(0)  # not the addressee's to accept
 
     it.page.reload()
-    expect(it.page.locator("dl.answer")).to_contain_text("1\u202f250,5")
+    expect(it.page.locator("dl.answer")).to_contain_text("1\u00a0250,5")
     it.page.get_by_role("button", name="Принять ответ").click()
     expect(it.page.get_by_role("status")).to_contain_text("Ответ принят")
     expect(it.page.locator(".badge").first).to_have_text("Принят")
     expect(it.page.locator("svg.diagram g.current")).to_contain_text("Принят")
     it.shot("04-request-page")
     it.goto(f"/programs/{PROGRAM}#ind-I11")
-    expect(it.page.locator("#ind-I11 table")).to_contain_text("1\u202f250,5")
+    expect(it.page.locator("#ind-I11 table")).to_contain_text("1\u00a0250,5")
     it.shot("05-program-page")
 
 
@@ -175,7 +175,7 @@ def test_both_departments_approve_an_amendment(people_in_browser, live):
     it.page.get_by_role("button", name="Сохранить проект").click()
     expect(it.page.get_by_role("status")).to_contain_text("Проект изменений сохранён")
     amendment_url = it.page.url
-    expect(it.page.locator("table.diff").first).to_contain_text("3\u202f400")
+    expect(it.page.locator("table.diff").first).to_contain_text("3\u00a0400")
     it.page.get_by_role("button", name="Направить на согласование").click()
     expect(it.page.locator(".badge").first).to_have_text("На согласовании")
 
@@ -199,7 +199,7 @@ def test_both_departments_approve_an_amendment(people_in_browser, live):
     it.page.get_by_role("button", name="Утвердить постановлением").click()
     expect(it.page.locator(".badge").first).to_have_text("Приняты")
     it.page.get_by_role("link", name=re.compile("Сравнить редакции программы")).click()
-    expect(it.page.locator("table.diff").first).to_contain_text("3\u202f400")
+    expect(it.page.locator("table.diff").first).to_contain_text("3\u00a0400")
     it.shot("09-version-diff")
 
 

@@ -1,12 +1,12 @@
-"""Jinja filters: dates as dd.mm.yyyy, times in the municipality's zone, numbers the Russian way."""
+"""Jinja filters over services.adapters.formatting (Babel, ru_RU), dates and times in the municipality's zone."""
 from __future__ import annotations
-
-from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
 
 from flask import Flask
 
+from services.adapters.formatting import (format_amount, format_date, format_date_long, format_datetime,
+                                         format_number, format_percent)
 from services.web.context import current_services
+from services.web.pages.change_labels import activity_change, cell_label, indicator_label, value_text
 from workflows.amendment import AMENDMENT
 from workflows.information_request import INFORMATION_REQUEST
 from workflows.report import REPORT
@@ -18,60 +18,19 @@ def _tz():
 
 
 def fmt_date(value) -> str:
-    if value in (None, ""):
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(_tz()).date()
-    return value.strftime("%d.%m.%Y")
+    return format_date(value, _tz())
 
 
 def fmt_datetime(value) -> str:
-    if value in (None, ""):
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if not isinstance(value, datetime):
-        return fmt_date(value)
-    local = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(_tz())
-    return local.strftime("%d.%m.%Y %H:%M")
+    return format_datetime(value, _tz())
 
 
 def fmt_number(value, places: int | None = None) -> str:
-    """1234567.5 -> '1 234 567,5' (thin no-break space, decimal comma)."""
-    if value in (None, ""):
-        return "—"
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    if places is not None:
-        number = number.quantize(Decimal(1).scaleb(-places))
-    text = format(number, "f")
-    sign = "-" if text.startswith("-") else ""
-    whole, _, frac = text.lstrip("-").partition(".")
-    groups = []
-    while whole:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    out = sign + "\u202f".join(groups or ["0"])
-    return out + ("," + frac if frac else "")
+    return format_number(value, places)
 
 
 def fmt_percent(ratio) -> str:
-    if ratio in (None, ""):
-        return "—"
-    try:
-        return fmt_number(Decimal(str(ratio)) * 100, 1) + " %"
-    except InvalidOperation:
-        return str(ratio)
+    return format_percent(ratio)
 
 
 def plural(n: int, one: str, few: str, many: str) -> str:
@@ -95,5 +54,11 @@ def register(app: Flask) -> None:
     app.add_template_filter(fmt_datetime, "dt")
     app.add_template_filter(fmt_number, "num")
     app.add_template_filter(fmt_percent, "pct")
+    app.add_template_filter(format_amount, "amount")
+    app.add_template_filter(lambda value: format_date_long(value, _tz()), "date_long")
     app.add_template_global(plural, "plural")
+    app.add_template_global(cell_label, "cell_label")
+    app.add_template_global(value_text, "value_text")
+    app.add_template_global(activity_change, "activity_change")
+    app.add_template_global(indicator_label, "indicator_label")
     app.add_template_global(lambda: by_time_in_words(current_services().settings.timezone), "tz_in_words")

@@ -15,6 +15,7 @@ from services.web.input_guard import FORM_REFUSED
 from services.web.pages.common import (
     actor, as_int, bp, form_errors, login_required, services, shows_form_errors,
 )
+from services.web.pages.lists import department_names
 from workflows.core import Refusal
 
 # The use cases' field names -> this page's form fields.
@@ -26,8 +27,9 @@ def _page(*, errors: dict | None = None, message: str | None = None, section: st
     svc = services()
     with svc.uow() as uow:
         me = preferences.profile(uow.session, actor().user_id)
+        names = department_names(uow.session)
     return render_template(
-        "webui/profile.html", title="Профиль", me=me, errors=errors or {}, message=message,
+        "webui/profile.html", title="Профиль", me=me, names=names, errors=errors or {}, message=message,
         section=section, new_token=new_token, feed_url=feed_url, values=values or {},
         modes=preferences.REMINDER_MODE_LABELS, token_status=preferences.TOKEN_STATUS_LABELS,
         max_days=people.MAX_TOKEN_DAYS, default_days=people.DEFAULT_TOKEN_DAYS,

@@ -102,7 +102,7 @@ def version_diff_page(slug: str, a: int, b: int):
         diff = am.version_diff(uow.session, actor(), slug, a, b)
         loaded = load_version(uow.session, slug)
         return render_template("webui/version_diff.html", diff=diff, p=loaded.passport, slug=slug,
-                               versions=list_versions(uow.session, slug))
+                               names=department_names(uow.session), versions=list_versions(uow.session, slug))
 
 
 def public_program_page(slug: str):
