@@ -23,6 +23,7 @@ from services.models.workflow import TransitionRecord
 from services.registry import get_program, load_version
 from services.signing import sign_decision
 from services.adapters.unit_of_work import UnitOfWork
+from services.adapters.formatting import format_date, format_datetime
 from services.registry import users_of
 from services.reminders import ItemReminder
 from workflows.amendment import ADMIN, AMENDMENT, EXECUTOR, parse_resolution, parties_for, required_reviewers
@@ -290,7 +291,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, amendment: Amendment, event: 
         session.add(ProgramVersion(
             program_id=program.id, number=new_number, passport=_passport_dict(adopted),
             resolution_number=number, resolution_date=date, created_by_id=actor.user_id,
-            note=_version_note(session, amendment, number, date),
+            note=_version_note(session, services, amendment, adopted, number, date),
         ))
         locked.current_version = new_number
         amendment.adopted_version = new_number
@@ -317,13 +318,15 @@ def _passport_dict(p: Passport) -> dict:
     return passport_to_dict(p)
 
 
-def _version_note(session, amendment: Amendment, number: str, date) -> str:
+def _version_note(session, services, amendment: Amendment, passport: Passport, number: str, date) -> str:
+    """The version's provenance in words, as the program page shows it: department names, local time."""
+    names = {d.code: d.name for d in passport.departments}
     approvals = [r for r in reviews_of(session, amendment.id)
                  if r.revision == amendment.revision and r.decision == "approve"]
-    who = "; ".join(f"{r.department} ({r.at.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')})"
+    who = "; ".join(f"{names.get(r.department, r.department)} ({format_datetime(r.at, services.tz)})"
                     for r in approvals)
     return (f"Изменения №{amendment.id} (редакция проекта {amendment.revision}), постановление "
-            f"№{number} от {date.strftime('%d.%m.%Y')}. Согласовано: {who or '—'}.")
+            f"№{number} от {format_date(date)}. Согласовано: {who or '—'}.")
 
 
 def _start_review_clock(services, amendment: Amendment, now: datetime) -> None:
@@ -436,6 +439,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     pending = [d for d, s in review_status(session, amendment, passport).items() if s["decision"] == "pending"]
     if not pending:
         return None
+    names = {d.code: d.name for d in passport.departments}
     author = session.get(User, amendment.created_by_id) if amendment.created_by_id else None
     return ItemReminder(
         title=f"Согласование проекта изменений №{amendment.id} (редакция {amendment.revision}) "
@@ -443,8 +447,8 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
         url=f"{services.settings.base_url}/amendments/{amendment.id}",
         due_date=amendment.due_date,
         explanation=f"Срок согласования — {amendment.review_working_days} рабочих дней с даты направления "
-                    f"({amendment.submitted_at.astimezone(services.tz):%d.%m.%Y}); ожидается решение: "
-                    f"{', '.join(pending)}.",
+                    f"({format_date(amendment.submitted_at, services.tz)}); ожидается решение: "
+                    f"{', '.join(names.get(code, code) for code in pending)}.",
         audiences={
             "assignee": [u for code in pending for u in users_of(session, code=code)],
             "assignee_head": [u for code in pending for u in users_of(session, code=code, heads_only=True)],

@@ -22,6 +22,7 @@ from services.registry import DEMO_PASSWORD, create_user, seed_demo_users, seed_
 from services.reports import run_schedule
 from services.signing import generate_key, private_key_path, published_keys
 from workflows.core import NotFound, Refusal
+from services.adapters.formatting import format_datetime
 
 
 def _settings() -> Settings:
@@ -109,7 +110,7 @@ def users_create(email: str, department: str, roles: tuple[str, ...], name: str,
                                       name=name, is_head=head)
             if password_link:
                 row, link = issue_password_link(uow, services, user, send=False)
-                until = row.expires_at.astimezone(services.tz).strftime("%d.%m.%Y %H:%M")
+                until = format_datetime(row.expires_at, services.tz)
             uow.commit()
     except Refusal as error:
         _fail(error)

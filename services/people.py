@@ -27,6 +27,7 @@ from services.models.sessions import WebSession
 from services.models.registry import ApiToken, User
 from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound, Refusal
+from services.adapters.formatting import format_datetime
 
 ACCOUNT_MAX_FAILURES = 5
 ACCOUNT_WINDOW = timedelta(minutes=15)
@@ -153,7 +154,7 @@ def change_own_password(uow: UnitOfWork, services, user_id: int, current: str, n
     when = now.astimezone(services.tz)
     queue_email(uow, services, dedupe_key=f"password_changed:{user.id}:{secrets.token_hex(8)}",
                 recipient=user.email, template="password_changed", item=f"user:{user.id}",
-                context={"name": user.name or user.email, "at": f"{when:%d.%m.%Y %H:%M}",
+                context={"name": user.name or user.email, "at": format_datetime(when, services.tz),
                          "address": address or ""})
     return user
 
@@ -466,7 +467,7 @@ def password_link_url(services, token: str) -> str:
 
 
 def _local(services, when: datetime) -> str:
-    return when.astimezone(services.tz).strftime("%d.%m.%Y %H:%M")
+    return format_datetime(when, services.tz)
 
 
 def issue_password_link(uow: UnitOfWork, services, user: User, *, by: Actor | None = None, send: bool = True,

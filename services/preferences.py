@@ -19,6 +19,7 @@ from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
 from workflows.information_request import AWAITING_ADDRESSEE
 from workflows.time_zones import time_in_words
+from services.adapters.formatting import format_date
 
 REMINDER_MODES = ("digest", "single")
 REMINDER_MODE_LABELS = {
@@ -97,7 +98,7 @@ def deadlines_ics(session, services, user: User) -> bytes:
         event.add("dtend", req.due_date + timedelta(days=1))
         event.add("dtstamp", req.updated_at)
         event.add("url", f"{services.settings.base_url}/requests/{req.id}")
-        event.add("description", f"Срок: {req.due_date:%d.%m.%Y}, до 23:59 ({time_in_words(services.settings.timezone)}).")
+        event.add("description", f"Срок: {format_date(req.due_date)}, до 23:59 ({time_in_words(services.settings.timezone)}).")
         cal.add_component(event)
     return cal.to_ical()
 

@@ -22,6 +22,7 @@ from services.models.registry import User
 from services.models.reminders import ReminderStep
 from services.adapters.unit_of_work import UnitOfWork
 from workflows.reminders import RULE_LABELS, Ladder, Rule, in_working_hours, plan
+from services.adapters.formatting import format_date
 
 
 @dataclass
@@ -137,5 +138,5 @@ def entry_of(step: ReminderStep, item: ItemReminder, now: datetime, services) ->
     today = now.astimezone(services.tz).date()
     late = services.calendar.working_days_between(item.due_date, today) if today > item.due_date else 0
     return {"rule": step.rule, "label": RULE_LABELS.get(step.rule, step.rule), "title": item.title,
-            "url": item.url, "due": item.due_date.strftime("%d.%m.%Y"), "late_days": late,
+            "url": item.url, "due": format_date(item.due_date), "late_days": late,
             "explanation": item.explanation}

@@ -37,6 +37,7 @@ from workflows.report_content import (
 from workflows.report import (
     ECONOMIC_POLICY, EXECUTOR, NOT_SUBMITTED, REPORT, SYSTEM_PARTY, cycles_due_now, cycles_for_year,
 )
+from services.adapters.formatting import format_date
 
 WORKFLOW = REPORT
 ECONOMIC_POLICY_DEPARTMENT = "economic-policy"
@@ -452,7 +453,7 @@ def _send_requests(uow: UnitOfWork, services, actor: Actor, report: Report, load
             subject=f"Сведения для отчёта о ходе реализации программы за {period_label(report)}",
             body=(f"Для {'годового' if report.kind == 'annual' else 'ежеквартального'} отчёта о ходе реализации "
                   f"программы «{loaded.passport.title}» за {period_label(report)} просим представить сведения "
-                  f"до {due.strftime('%d.%m.%Y')}."),
+                  f"до {format_date(due)}."),
             addressees=[dept], working_days=working_days, form=form, send=True, origin=origin_of(report.id),
         ))
         sent += copies
@@ -550,7 +551,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
         title=f"{kind} за {period_label(report)} ({report.program.title[:80]})",
         url=f"{services.settings.base_url}/reports/{report.id}",
         due_date=report.due_date,
-        explanation=f"Срок представления отчёта в отдел экономической политики — {report.due_date:%d.%m.%Y} "
+        explanation=f"Срок представления отчёта в отдел экономической политики — {format_date(report.due_date)} "
                     f"(если срок по правилу выпал на нерабочий день, он перенесён на следующий рабочий).",
         audiences={
             "assignee": users_of(session, code=executor),

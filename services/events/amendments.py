@@ -6,6 +6,7 @@ from services.adapters.mail import queue_email
 from services.models.amendments import Amendment
 from services.amendments import current_passport
 from services.registry import users_of
+from services.adapters.formatting import format_date
 
 # event -> (template, who is told)
 AMENDMENT_MAIL = {
@@ -50,7 +51,8 @@ def email_amendment_parties(uow, event, services) -> None:
     context = {
         "amendment": amendment, "event": event.payload, "program_title": passport.title,
         "department_name": names.get(event.payload.get("department") or "", event.payload.get("department")),
-        "due": amendment.due_date.strftime("%d.%m.%Y") if amendment.due_date else "—",
+        "due": format_date(amendment.due_date),
+        "resolution_date": format_date(event.payload.get("resolution_date")),
     }
     seen = set()
     for user in (u for code in codes for u in users_of(uow.session, code=code)):

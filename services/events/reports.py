@@ -6,6 +6,7 @@ from services.adapters.mail import queue_email
 from services.models.reports import Report
 from services import reports as rp
 from services.registry import users_of
+from services.adapters.formatting import format_date
 
 
 def complete_collection(uow, event, services) -> None:
@@ -44,6 +45,6 @@ def email_report_parties(uow, event, services) -> None:
             queue_email(
                 uow, services, dedupe_key=f"{event.id}:{user.email}", recipient=user.email, template=template,
                 context={"report": report, "user": user, "event": event.payload, "program": report.program,
-                         "period": rp.period_label(report), "due": report.due_date.strftime("%d.%m.%Y"),
+                         "period": rp.period_label(report), "due": format_date(report.due_date),
                          "comment": event.payload.get("comment") or ""},
             )

@@ -7,6 +7,7 @@ from services.information_requests import deadline_of
 from services.models.registry import Department, User
 from services.models.requests import InformationRequest
 from services.registry import users_of
+from services.adapters.formatting import format_date
 
 # event -> (template, who is told). A missed deadline is told by the reminder ladder
 # (services/reminders.py and services/events/reminders.py: "overdue" and "escalation" steps), not here.
@@ -53,6 +54,6 @@ def email_request_parties(uow, event, services) -> None:
             context={
                 "req": req, "thread": req.thread, "user": user, "event": event.payload,
                 "deadline": deadline, "requester": requester_dept,
-                "due": req.due_date.strftime("%d.%m.%Y") if req.due_date else "—",
+                "due": format_date(req.due_date),
             },
         )

@@ -1,6 +1,8 @@
 """Program amendments through their use cases (services.amendments), without HTTP."""
 from __future__ import annotations
 
+import re
+
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -10,6 +12,7 @@ from sqlalchemy import select
 from services import amendments as am
 from services.models.amendments import Amendment, AmendmentReview
 from services.models.audit import AuditEntry
+from services.models.mail import OutgoingEmail
 from services.models.registry import Program, ProgramVersion
 from services.models.workflow import TransitionRecord
 from services.registry import load_version
@@ -108,6 +111,14 @@ def test_draft_review_by_both_approvers_then_adopt_makes_a_new_program_version(s
     with svc.uow() as uow:
         version = uow.session.execute(select(ProgramVersion).where(ProgramVersion.number == base + 1)).scalar_one()
         assert (version.resolution_number, version.resolution_date) == ("245", date(2026, 11, 20))
+        # The version note is read by people on the program page: names and local dates, no codes.
+        assert "постановление №245 от 20.11.2026" in version.note
+        assert "Отдел экономической политики администрации города (" in version.note
+        assert "Финансовый отдел администрации города (" in version.note
+        assert not re.search(r"economic-policy|finance \(|UTC|\d{4}-\d{2}-\d{2}", version.note), version.note
+        adopted_mail = uow.session.execute(select(OutgoingEmail.text_body).where(
+            OutgoingEmail.subject.like("%утверждена редакция%"))).scalars().first()
+        assert adopted_mail is not None and "от 20.11.2026" in adopted_mail and "2026-11-20" not in adopted_mail
         actions = uow.session.execute(select(AuditEntry.action).where(
             AuditEntry.object_type == "amendment", AuditEntry.object_id == str(aid))
             .order_by(AuditEntry.id)).scalars().all()
@@ -188,3 +199,16 @@ def test_only_the_executor_drafts_and_only_with_a_justification(svc, actors, sna
     with svc.uow() as uow, pytest.raises(NotFound):
         am.create_amendment(uow, svc, actors["it"], am.NewAmendment(
             program="no-such-program", justification="x", changes=RAISE_2017))
+
+
+def test_the_review_reminder_names_the_departments_still_to_decide(svc, actors):
+    """The reminder email's explanation is read by people: department names, not codes."""
+    aid = create(svc, actors["it"])
+    fire(svc, actors["it"], aid, "submit_for_review")
+    fire(svc, actors["econ"], aid, "approve")
+    submitted = load(svc, aid).submitted_at.astimezone(svc.tz)
+    with svc.uow() as uow:
+        reminder = am.describe_reminder(uow.session, svc, aid)
+    assert reminder.explanation.endswith("ожидается решение: Финансовый отдел администрации города.")
+    assert f"({submitted:%d.%m.%Y})" in reminder.explanation
+    assert "finance" not in reminder.explanation and "economic" not in reminder.explanation

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from services.web.api.contract import public
 from services.web.context import current_services
 from workflows.core import Invalid
+from services.adapters.formatting import format_date
 
 blp = Blueprint("calendar", __name__, url_prefix="/api/v1/calendar", description="Производственный календарь")
 
@@ -34,7 +35,7 @@ def working_days(args):
     result = calendar.add_working_days(start, add)
     skipped = calendar.days_off_between(start, result)
     names = sorted({d.name for d in skipped if d.name and not d.weekend})
-    explanation = f"{add}-й рабочий день после {start:%d.%m.%Y} — {result:%d.%m.%Y}"
+    explanation = f"{add}-й рабочий день после {format_date(start)} — {format_date(result)}"
     if skipped:
         explanation += f"; пропущено нерабочих дней: {len(skipped)}"
         if names:

@@ -22,6 +22,7 @@ from services.web.pages.common import (
     run_action, services, shows_form_errors,
 )
 from workflows.core import Refusal
+from services.adapters.formatting import format_datetime
 
 MAIL_STATE_LABELS = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлено",
                      "retrying": "повторная попытка", "failed": "не отправлено"}
@@ -59,7 +60,7 @@ def audit_values(values, departments: dict[str, str]) -> list[tuple[str, str]]:
             shown = "да" if value else "нет"
         elif key.endswith("_at") and isinstance(value, str):
             try:
-                shown = datetime.fromisoformat(value).astimezone(services().tz).strftime("%d.%m.%Y %H:%M")
+                shown = format_datetime(datetime.fromisoformat(value), services().tz)
             except ValueError:
                 shown = value
         elif value is None:
