@@ -37,6 +37,8 @@ class Refusal(Exception):
 class NotAllowedNow(Refusal):
     status = 409
     code = "transition_not_allowed"
+    # What is possible instead, in words, for a page; the API gives the events' ids (details).
+    allowed_labels: tuple[str, ...] | None = None
 
 
 class Forbidden(Refusal):
@@ -137,11 +139,16 @@ class Workflow:
         if not parties & self.permissions[event]:
             raise Forbidden(f"Действие «{self.event_labels.get(event, event)}» вам не разрешено.")
         if event not in self.events_from(item.state):
-            raise NotAllowedNow(
+            raise self._not_now(
                 f"Действие «{self.event_labels.get(event, event)}» невозможно в состоянии "
                 f"«{self.state_labels.get(item.state, item.state)}».",
-                allowed_events=self.allowed_events(item, parties),
+                self.allowed_events(item, parties),
             )
+
+    def _not_now(self, message: str, allowed: list[str]) -> NotAllowedNow:
+        refusal = NotAllowedNow(message, allowed_events=allowed)
+        refusal.allowed_labels = tuple(self.event_labels.get(e, e) for e in allowed)
+        return refusal
 
     def fire(self, item: Any, event: str, parties: Iterable[str], **data: Any) -> TransitionResult:
         """Check who, then when, then the guards; on success ``item.state`` has changed.
@@ -157,10 +164,8 @@ class Workflow:
             getattr(machine, event)(**data)
         except TransitionNotAllowed:
             # A cond= rejected every candidate transition.
-            raise NotAllowedNow(
-                f"Действие «{self.event_labels.get(event, event)}» сейчас невозможно.",
-                allowed_events=allowed,
-            ) from None
+            raise self._not_now(f"Действие «{self.event_labels.get(event, event)}» сейчас невозможно.",
+                                allowed) from None
         return TransitionResult(event=event, source=source, target=item.state)
 
     def mermaid(self, current: str | None = None) -> str:
@@ -172,3 +177,21 @@ class Workflow:
             lines.append("    classDef current fill:#ffd54f,stroke:#e65100")
             lines.append(f"    class {current} current")
         return "\n".join(lines)
+
+    def mermaid_for_people(self) -> str:
+        """The same diagram for a page: states are "s1", "s2", … beside their Russian names, so no
+        English identifier ("draft", "under_review") is shown to a reader."""
+        text = self.mermaid()
+        ids = [state.id for state in self.machine.states]
+        aliases = {state_id: f"s{n}" for n, state_id in enumerate(ids, start=1)}
+        pattern = re.compile(r"(?<![\w*])(" + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+                             + r")(?!\w)")
+        out = []
+        for line in text.splitlines():
+            head, sep, label = line.partition(" : ")  # an edge's Russian label is left as it is
+            if line.lstrip().startswith("state "):
+                name, _, alias = line.rpartition(" as ")
+                out.append(f"{name} as {aliases.get(alias.strip(), alias)}")
+            else:
+                out.append(pattern.sub(lambda m: aliases[m.group(1)], head) + sep + label)
+        return "\n".join(out)

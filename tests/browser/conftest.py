@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import seed, unavailable
+from tests.page_scan import PageScanner
 
 CHROMIUM = os.environ.get("INTERDEPT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -61,7 +62,7 @@ def live(services):
             if user.password_hash is None:  # older seeds set no password
                 people.set_password(uow, user, PASSWORD)
         uow.commit()
-    app = create_app(services=services)
+    app = PageScanner(create_app(services=services))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -70,6 +71,8 @@ def live(services):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+    # Every page any walkthrough opened, as served: no department code, English name or Python number.
+    assert not app.problems, "pages showed what a person must not read:\n" + "\n".join(app.problems)
 
 
 class Session:

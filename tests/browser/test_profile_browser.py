@@ -15,6 +15,7 @@ from icalendar import Calendar
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from tests.page_scan import PageScanner
 from tests.browser.conftest import EMAILS, PASSWORD, Live, Session
 from tests.conftest import REQUIRE, _pg_reachable, _truncate_all, make_services, make_settings, seed
 from tests.integration.conftest import SmtpSink, _free_port
@@ -54,7 +55,7 @@ def live(request, tmp_path, smtp):
         ir.create_request(uow, services, it, ir.NewRequest(program=PROGRAM, subject=SUBJECT, body="-",
                                                            addressees=["mfc"], working_days=10, send=True))
         uow.commit()
-    app = create_app(services=services)
+    app = PageScanner(create_app(services=services))
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -64,6 +65,7 @@ def live(request, tmp_path, smtp):
         server.shutdown()
         thread.join(timeout=10)
         services.dispose()
+    assert app.pages and not app.problems, "pages showed what a person must not read:\n" + "\n".join(app.problems)
 
 
 def _mail_to(smtp: SmtpSink, address: str, subject: str, timeout: float = 15.0):
@@ -153,12 +155,12 @@ def test_a_person_manages_their_profile_and_the_email_footer_leads_there(people_
         assert summaries == []  # no deadline of theirs
 
     # An API token: named, expiring, shown once, listed with its state.
-    page.get_by_label("Название (для чего токен)").fill(f"Выгрузка {who}")
+    page.get_by_label("Название (для чего токен)").fill(f"Выгрузка для сводки ({EMAILS[who].split('@')[0].upper()})")
     page.get_by_label(re.compile("Срок действия, дней")).fill("30")
     page.get_by_role("button", name="Создать токен").click()
     token = page.get_by_label("Токен", exact=True).input_value()
     assert len(token) > 30
-    expect(page.locator("table.list")).to_contain_text(f"Выгрузка {who}")
+    expect(page.locator("table.list")).to_contain_text(f"Выгрузка для сводки ({EMAILS[who].split('@')[0].upper()})")
     expect(page.locator("table.list")).to_contain_text("не использовался")
 
     # The email the password change sent, from the SMTP server: its footer link opens the profile,
@@ -178,7 +180,7 @@ def test_a_person_manages_their_profile_and_the_email_footer_leads_there(people_
     expect(fresh.page).to_have_url(footer)
     expect(fresh.page.get_by_role("heading", level=1)).to_have_text("Профиль")
     expect(fresh.page.get_by_label(re.compile("Отдельным письмом"))).to_be_checked()
-    expect(fresh.page.locator("table.list")).to_contain_text(f"Выгрузка {who}")
+    expect(fresh.page.locator("table.list")).to_contain_text(f"Выгрузка для сводки ({EMAILS[who].split('@')[0].upper()})")
     assert token not in fresh.page.content()  # the token is never shown again
     # The first browser, which changed the password, is still signed in.
     page.goto(footer)

@@ -178,6 +178,15 @@ def test_both_departments_approve_an_amendment(people_in_browser, live):
     expect(it.page.locator("table.diff").first).to_contain_text("3\u00a0400")
     it.page.get_by_role("button", name="Направить на согласование").click()
     expect(it.page.locator(".badge").first).to_have_text("На согласовании")
+    # A revision under review: the page compares the two revisions cell by cell, in words.
+    it.page.get_by_role("link", name="Внести правку").click()
+    it.page.get_by_label("2017, Средства бюджета города").fill("3450,0")
+    it.page.get_by_role("button", name="Сохранить проект").click()
+    expect(it.page.get_by_role("status")).to_contain_text("Проект изменений сохранён")
+    revisions = it.page.locator("#h-revdiff + form + div table.diff")
+    expect(revisions).to_contain_text("Финансирование 2017, средства бюджета города")
+    expect(revisions.locator("td.old")).to_have_text("3\u00a0400,0")
+    expect(revisions.locator("td.new")).to_have_text("3\u00a0450,0")
 
     for who, dept in (("econ", "Отдел экономической политики"), ("finance", "Финансовый отдел")):
         reviewer = people_in_browser(who)
@@ -199,7 +208,7 @@ def test_both_departments_approve_an_amendment(people_in_browser, live):
     it.page.get_by_role("button", name="Утвердить постановлением").click()
     expect(it.page.locator(".badge").first).to_have_text("Приняты")
     it.page.get_by_role("link", name=re.compile("Сравнить редакции программы")).click()
-    expect(it.page.locator("table.diff").first).to_contain_text("3\u00a0400")
+    expect(it.page.locator("table.diff").first).to_contain_text("3\u00a0450,0")
     it.shot("09-version-diff")
 
 

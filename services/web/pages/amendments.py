@@ -144,7 +144,14 @@ def _editor(*, slug: str, amendment_id: int | None = None):
             except Invalid as exc:
                 uow.rollback()
                 errors = _field_errors(exc, where)
-                message = exc.message
+                # The domain's message lists field paths (for the API); a person reads the cells marked.
+                placed = set(request.form) | {"changes"}
+                stray = [p for name, problems in errors.items() if name not in placed for p in problems]
+                if stray:
+                    errors = {k: v for k, v in errors.items() if k in placed}
+                    errors.setdefault("changes", []).extend(stray)
+                message = ("Изменения не прошли проверку: исправьте отмеченные поля." if exc.fields
+                           else exc.message)
             except Refusal as exc:
                 uow.rollback()
                 message = exc.message

@@ -101,9 +101,9 @@ def refusal_text(exc: Refusal) -> str:
     for name, problems in (exc.fields or {}).items():
         problems = problems if isinstance(problems, list) else [problems]
         parts.append(f"{field_label(name)}: {' '.join(map(str, problems))}")
-    allowed = (exc.details or {}).get("allowed_events") if isinstance(exc, NotAllowedNow) else None
-    if allowed is not None:
-        parts.append("Сейчас вам доступно: " + (", ".join(allowed) if allowed else "ничего") + ".")
+    labels = exc.allowed_labels if isinstance(exc, NotAllowedNow) else None
+    if labels is not None:  # the workflow's own words for what is possible instead
+        parts.append("Сейчас вам доступно: " + (", ".join(labels) if labels else "ничего") + ".")
     return " ".join(parts)
 
 

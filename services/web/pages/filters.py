@@ -33,6 +33,11 @@ def fmt_percent(ratio) -> str:
     return format_percent(ratio)
 
 
+def edit_num(value) -> str:
+    """A figure in a form field, as a person types it: '620,8' (no group separator to edit around)."""
+    return "" if value is None or value == "" else str(value).replace(".", ",")
+
+
 def plural(n: int, one: str, few: str, many: str) -> str:
     n = abs(int(n))
     if n % 10 == 1 and n % 100 != 11:
@@ -55,6 +60,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(fmt_number, "num")
     app.add_template_filter(fmt_percent, "pct")
     app.add_template_filter(format_amount, "amount")
+    app.add_template_filter(edit_num, "edit_num")
     app.add_template_filter(lambda value: format_date_long(value, _tz()), "date_long")
     app.add_template_global(plural, "plural")
     app.add_template_global(cell_label, "cell_label")

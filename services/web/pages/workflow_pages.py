@@ -26,5 +26,5 @@ PARTY_LABELS = {
 @login_required
 def workflows_page():
     items = [{"key": key, "title": title, "diagram": svg.state_diagram(wf), "rows": svg.transitions_table(wf),
-              "mermaid": wf.mermaid()} for key, (title, wf) in WORKFLOWS.items()]
+              "mermaid": wf.mermaid_for_people()} for key, (title, wf) in WORKFLOWS.items()]
     return render_template("webui/workflows.html", items=items, party_labels=PARTY_LABELS)

@@ -63,7 +63,7 @@
       var v = input.value.replace(",", ".").trim();
       var changed = base === "" ? v !== "" : (v === "" || parseFloat(v) !== parseFloat(base));
       input.parentNode.classList.toggle("cell-changed", changed);
-      input.setAttribute("aria-description", changed ? "изменено, было " + (base || "пусто") : "");
+      input.setAttribute("aria-description", changed ? "изменено, было " + (base ? base.replace(".", ",") : "пусто") : "");
     }
     Array.prototype.forEach.call(inputs, function (input) {
       mark(input);
