@@ -363,7 +363,7 @@ def build_pdf(content: dict, *, state_label: str = "", context: FormContext | No
             last = total and r == len(rows) - 1
             body.append([p(c, th if last and i == 0 else (num if i in numeric else base)) for i, c in
                          enumerate(row)])
-        t = Table(body, colWidths=[w * mm for w in widths], repeatRows=1)
+        t = Table(body, colWidths=[w * mm for w in widths], repeatRows=1, hAlign="LEFT")
         style = [("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                  ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
                  ("VALIGN", (0, 0), (-1, -1), "TOP")]
@@ -373,7 +373,8 @@ def build_pdf(content: dict, *, state_label: str = "", context: FormContext | No
         return t
 
     def key_values(pairs):
-        t = Table([[p(k, th), p(v)] for k, v in pairs], colWidths=[55 * mm, page_w - 2 * margin - 55 * mm])
+        t = Table([[p(k, th), p(v)] for k, v in pairs], colWidths=[55 * mm, page_w - 2 * margin - 55 * mm],
+                  hAlign="LEFT")
         t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
                                ("TOPPADDING", (0, 0), (-1, -1), 1), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
         return t
@@ -404,16 +405,17 @@ def build_pdf(content: dict, *, state_label: str = "", context: FormContext | No
               (110, 45, 45, 35), numeric=(1, 2, 3), total=True),
         p("Мероприятия", head),
         table(ACTIVITY_HEADER, [[a["code"], a["title"], ctx.department(a["executor"]), _done(a["done"])]
-                                for a in content["activities"]], (14, 160, 80, 19)),
+                                for a in content["activities"]], (14, 155, 80, 24)),
     ]
     evaluation = content.get("evaluation")
     if evaluation:
         story += [p("Оценка эффективности", head), table(
             ("Показатель оценки", "Значение", "Формула", "Примечание"),
             [[label, _evaluation_text(key, evaluation[key]["value"]), evaluation[key]["formula"],
-              evaluation[key]["missing"] or ""] for key, label in EVALUATION_ROWS]
-            + [["Оценка эффективности", evaluation.get("rating_label") or "не рассчитана", "", ""]],
-            (75, 25, 80, 93), numeric=(1,))]
+              evaluation[key]["missing"] or ""] for key, label in EVALUATION_ROWS],
+            (75, 25, 80, 93), numeric=(1,)),
+            Spacer(1, 2 * mm),
+            p(f"Оценка эффективности реализации программы: {evaluation.get('rating_label') or 'не рассчитана'}.")]
     story += [p("Пояснительная записка", head), p(content.get("note") or NOTHING)]
     story += [KeepTogether([p("Отметка о принятии", head), *[p(line) for line in ctx.acceptance_lines()]])]
 
