@@ -122,9 +122,9 @@ class FormContext:
             lines.append(f"Комментарий: {a.comment}")
         if a.signature:
             s = a.signature
-            lines.append(f"Решение подписано электронной подписью ({s.algorithm}) "
-                         f"{format_datetime(s.signed_at, self.tz)}; ключ {s.key_id}; "
-                         f"SHA-256 подписанного документа {s.document_sha256}.")
+            lines += [f"Решение подписано электронной подписью ({s.algorithm}) {format_datetime(s.signed_at, self.tz)}.",
+                      f"Ключ подписи: {s.key_id} (открытый ключ опубликован: /api/v1/keys).",
+                      f"SHA-256 подписанного документа: {s.document_sha256}."]
         else:
             lines.append("Электронной подписи решения нет.")
         return lines

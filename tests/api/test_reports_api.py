@@ -577,8 +577,8 @@ def test_pdf_acceptance_block_names_who_accepted_when_and_the_signature(services
     assert "не принят" not in text
     assert f"Отчёт принят: Отдел экономической политики администрации города, {person}, {at}." in text
     assert "Комментарий: Принят без замечаний" in text
-    assert sig["key_id"] in text
-    assert hashlib.sha256(sig["document"].encode()).hexdigest() in text
+    assert f"Ключ подписи: {sig['key_id']}" in text
+    assert f"SHA-256 подписанного документа: {hashlib.sha256(sig['document'].encode()).hexdigest()}." in text
     assert "Ed25519" in text
 
 

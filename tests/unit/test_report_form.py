@@ -101,7 +101,8 @@ def test_pdf_acceptance_block_with_and_without_signature(tmp_path):
     text = _text(build_pdf(CONTENT, context=_context(signed)), tmp_path)
     assert "Отчёт принят: Отдел экономической политики, Петрова А. А., 20.02.2017 14:05." in text
     assert "Комментарий: Без замечаний" in text
-    assert f"ключ {SIGNATURE.key_id}" in text and f"SHA-256 подписанного документа {'ab' * 32}" in text
+    assert "Решение подписано электронной подписью (Ed25519) 20.02.2017 14:05." in text
+    assert f"Ключ подписи: {SIGNATURE.key_id}" in text and f"SHA-256 подписанного документа: {'ab' * 32}." in text
     assert "не принят" not in text
     unsigned = Acceptance("Петрова А. А.", "Отдел экономической политики", ACCEPTED_AT)
     assert "Электронной подписи решения нет." in _text(build_pdf(CONTENT, context=_context(unsigned)), tmp_path)
