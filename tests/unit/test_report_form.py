@@ -126,3 +126,12 @@ def test_xlsx_figures_are_numeric_cells_with_number_formats():
     sheet = [" ".join(c.value.split()) for row in wb["Отчёт"].iter_rows() for c in row if c.value]  # U+202F
     assert f"Ответственный исполнитель: {NAMES['it']}" in sheet
     assert "Сформировано 2 марта 2017 г., 00:30 по московскому времени" in sheet
+
+
+def test_pdf_draws_hostile_text_as_text(tmp_path):
+    """Markup, control characters and lone surrogates in a note or a name neither break the PDF nor
+    become formatting: a Paragraph gets escaped text."""
+    content = {**CONTENT, "note": "до\x01после <b>жирный</b> & \ud800 \ufffe",
+               "indicators": [{**CONTENT["indicators"][0], "name": "<para>\x00</para>"}]}
+    text = _text(build_pdf(content, context=_context()), tmp_path)
+    assert "<b>жирный</b> &" in text and "<para>" in text
