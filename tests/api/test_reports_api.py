@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-from datetime import date
-from decimal import Decimal
+import os
+import re
+import shutil
+import subprocess
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -12,6 +18,7 @@ from sqlalchemy import func, select
 
 from services.models.mail import OutgoingEmail
 from services.models.reports import Report
+from tests.conftest import unavailable
 
 PROGRAM = "kotovsk-information-society"
 ALL_EVENTS = ("start_collection", "collection_complete", "submit", "return", "resubmit", "accept", "publish")
@@ -359,9 +366,11 @@ def test_xlsx_matches_the_report_cell_by_cell(services, tokens, as_user):
     act = wb["Мероприятия"]
     rows = list(act.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 18
-    assert rows[0] == ("A1", view["content"]["activities"][0]["title"], "it", "да")
+    it_name = "Отдел информационных технологий администрации города"
+    assert rows[0] == ("A1", view["content"]["activities"][0]["title"], it_name, "да")
     assert rows[1][3] == "нет сведений"
-    assert rows[17][:1] == ("A18",) and rows[17][2:] == ("mfc", "да")
+    assert rows[17][:1] == ("A18",) and rows[17][2].startswith("Котовское муниципальное казенное учреждение")
+    assert rows[17][3] == "да"
 
     ev = wb["Оценка эффективности"]
     assert ev["A4"].value == "Степень освоения средств" and ev["B4"].value == 0.9824
@@ -452,14 +461,149 @@ def test_worker_moves_report_to_ready_when_last_answer_is_accepted(stack):
     assert [h["event"] for h in history] == ["start_collection", "collection_complete"]
 
 
-def test_pdf_has_the_program_period_and_figures(services, tokens, as_user):
-    pytest.importorskip("reportlab")
-    schedule(services)
+# --- the PDF as people read it: rendered by poppler, not only a %PDF header --------------------
+
+def _poppler(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        unavailable(f"poppler-utils ({tool})", "not installed (apt-get install poppler-utils)")
+    return found
+
+
+def pdf_text(data: bytes, tmp_path) -> list[str]:
+    """The text of each page as pdftotext -layout reads it, whitespace (U+00A0 too) made one space."""
+    path = tmp_path / "report.pdf"
+    path.write_bytes(data)
+    out = subprocess.run([_poppler("pdftotext"), "-layout", str(path), "-"], capture_output=True, check=True,
+                         timeout=60).stdout.decode()
+    return [" ".join(page.replace("\u00a0", " ").split()) for page in out.split("\f") if page.strip()]
+
+
+def pdf_pages_as_png(data: bytes, tmp_path) -> list:
+    path = tmp_path / "render.pdf"
+    path.write_bytes(data)
+    subprocess.run([_poppler("pdftoppm"), "-png", "-r", "60", str(path), str(tmp_path / "page")], check=True,
+                   timeout=60)
+    return sorted(tmp_path.glob("page*.png"))
+
+
+def ru_amount(value: str) -> str:
+    """'3856.5' -> '3 856,5', written here without Babel, so the test does not repeat the code."""
+    return f"{Decimal(value):,.1f}".replace(",", " ").replace(".", ",")
+
+
+def ru_percent(ratio: str) -> str:
+    """'0.9634' -> '96,3 %'."""
+    return f"{(Decimal(ratio) * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}".replace(".", ",") + " %"
+
+
+def _submitted_annual(as_user) -> int:
     rid = report_id(as_user, "2016")
-    r = as_user("it").get(f"/api/v1/reports/{rid}.pdf")
+    it = as_user("it")
+    fire(it, rid, "start_collection")
+    it.put(f"/api/v1/reports/{rid}/inputs", json={"spent": {"regional": "500", "city": "3600.5"},
+                                                  "activities": {"A1": True}, "actuals": {"I1": "87.5"}})
+    collect_mfc(as_user, rid)
+    assert fire(it, rid, "submit", data={"note": "Записка к годовому отчёту"}).status_code == 200
+    return rid
+
+
+def test_pdf_is_a_russian_report_form(services, tokens, as_user, tmp_path):
+    schedule(services)
+    rid = _submitted_annual(as_user)
+    it = as_user("it")
+    view = it.get(f"/api/v1/reports/{rid}").json
+    content = view["content"]
+    r = it.get(f"/api/v1/reports/{rid}.pdf")
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     assert r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
     assert as_user(None).get(f"/api/v1/reports/{rid}.pdf").status_code == 401
+
+    pages = pdf_text(r.data, tmp_path)
+    text = " ".join(pages)
+    assert " ".join(content["program"]["title"].split()) in text
+    assert "Годовой отчёт о ходе реализации за 2016 год" in text
+    assert "Ответственный исполнитель Отдел информационных технологий администрации города" in text
+    assert "Состояние Представлен" in text
+    for f in [*content["financing"], content["financing_total"]]:
+        assert ru_amount(f["plan"]) in text and ru_amount(f["spent"]) in text
+        assert ru_percent(f["execution"]) in text, (f, text)
+    assert "3 856,5" in text and "3 800,5" in text  # a thousands separator and a decimal comma
+    assert "0.98" not in text and "3856.5" not in text  # no programmer's numbers
+    i1 = next(i for i in content["indicators"] if i["code"] == "I1")
+    assert i1["fact"] == "87.5" and "87,5" in text
+    if os.environ.get("INTERDEPT_REPORT_PDF_OUT"):  # a look at the pages: docs/screenshots
+        Path(os.environ["INTERDEPT_REPORT_PDF_OUT"]).write_bytes(r.data)
+    ev = content["evaluation"]
+    assert f"Степень освоения средств {ru_percent(ev['budget_execution']['value'])}" in text
+    # Department names, never codes.
+    assert not re.search(r"\b(it|mfc|economic-policy|finance)\b", text), text
+    assert "Многофункциональный центр" in text
+    # Every page says which of how many it is, and when the form was made.
+    assert len(pages) >= 2
+    for n, page in enumerate(pages, 1):
+        assert f"Страница {n} из {len(pages)}" in page
+        assert "Сформировано" in page
+    assert "Отчёт не принят. Состояние: «Представлен»." in text
+
+    pngs = pdf_pages_as_png(r.data, tmp_path)
+    assert len(pngs) == len(pages)
+    from PIL import Image
+
+    with Image.open(pngs[0]) as img:
+        assert img.width > img.height  # A4 landscape
+        lo, hi = img.convert("L").getextrema()
+        assert lo < 100 and hi > 200  # something is drawn on a white page
+
+
+def test_pdf_acceptance_block_names_who_accepted_when_and_the_signature(services, tokens, as_user, app,
+                                                                        tmp_path):
+    schedule(services)
+    rid = _submitted_annual(as_user)
+    before = " ".join(pdf_text(as_user("it").get(f"/api/v1/reports/{rid}.pdf").data, tmp_path))
+    assert "Отчёт не принят. Состояние: «Представлен»." in before
+    assert fire(as_user("econ"), rid, "accept", comment="Принят без замечаний").json["state"] == "accepted"
+
+    [sig] = app.test_client().get(f"/api/v1/signatures/report/{rid}").json["signatures"]
+    accepted = next(h for h in as_user("it").get(f"/api/v1/reports/{rid}/history").json["items"]
+                    if h["event"] == "accept")
+    with services.uow() as uow:
+        from services.models.registry import User
+
+        econ = uow.session.get(User, accepted["actor_id"])
+        person = econ.name or econ.email
+    at = datetime.fromisoformat(accepted["at"]).astimezone(services.tz).strftime("%d.%m.%Y %H:%M")
+    text = " ".join(pdf_text(as_user("econ").get(f"/api/v1/reports/{rid}.pdf").data, tmp_path))
+    assert "не принят" not in text
+    assert f"Отчёт принят: Отдел экономической политики администрации города, {person}, {at}." in text
+    assert "Комментарий: Принят без замечаний" in text
+    assert f"Ключ подписи: {sig['key_id']}" in text
+    assert f"SHA-256 подписанного документа: {hashlib.sha256(sig['document'].encode()).hexdigest()}." in text
+    assert "Ed25519" in text
+
+
+def test_xlsx_figures_are_numbers_with_formats_and_departments_have_names(services, tokens, as_user):
+    schedule(services)
+    rid = _submitted_annual(as_user)
+    content = as_user("it").get(f"/api/v1/reports/{rid}").json["content"]
+    wb = load_workbook(io.BytesIO(as_user("it").get(f"/api/v1/reports/{rid}.xlsx").data))
+    fin = wb["Финансирование"]
+    for row in fin.iter_rows(min_row=3, max_row=3 + len(content["financing"])):
+        assert [c.data_type for c in row[1:4]] == ["n", "n", "n"]
+        assert [c.number_format for c in row[1:4]] == ["#,##0.0", "#,##0.0", "0.0%"]
+    ind = wb["Показатели"]
+    i1 = next(r for r in ind.iter_rows(min_row=2) if r[0].value == "I1")
+    assert (i1[4].value, i1[4].data_type, i1[4].number_format) == (87.5, "n", "#,##0.0")
+    assert i1[5].value is None  # no plan in the passport: no degree (tests/unit/test_report_form.py has one)
+    ev = wb["Оценка эффективности"]
+    assert (ev["B4"].data_type, ev["B4"].number_format) == ("n", "0.0%")  # budget execution, a fraction
+    act = wb["Мероприятия"]
+    executors = {row[2] for row in act.iter_rows(min_row=2, values_only=True)}
+    names = {d["code"]: d["name"] for d in as_user("it").get(f"/api/v1/programs/{PROGRAM}").json["departments"]}
+    assert executors == {names["it"], names["mfc"]}
+    report = [c.value for row in wb["Отчёт"].iter_rows() for c in row if c.value]
+    assert f"Ответственный исполнитель: {names['it']}" in report
+    assert "Отчёт не принят. Состояние: «Представлен»." in report
 
 
 def test_public_html_page_lists_only_published_reports(services, tokens, as_user):

@@ -197,7 +197,8 @@ def history(args, report_id: int):
 def _download(report_id: int, fmt: str) -> Response:
     with current_services().uow() as uow:
         try:
-            exported = export_report(uow.session, g.actor, report_id, fmt)
+            exported = export_report(uow.session, g.actor, report_id, fmt, tz=current_services().tz,
+                                     now=current_services().now())
         except PdfUnavailable as exc:
             raise PdfNotAvailable(str(exc)) from None
     return Response(exported.data, mimetype=exported.mimetype,

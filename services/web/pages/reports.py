@@ -191,7 +191,7 @@ def _download(report_id: int, fmt: str):
     """The same export as the API's; an unavailable PDF is a message on the report page."""
     with services().uow() as uow:
         try:
-            exported = export_report(uow.session, actor(), report_id, fmt)
+            exported = export_report(uow.session, actor(), report_id, fmt, tz=services().tz, now=services().now())
         except PdfUnavailable as exc:
             flash(f"PDF недоступен: {exc}", "error")
             return redirect(url_for("webui.report_page", report_id=report_id))
