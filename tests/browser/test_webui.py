@@ -116,6 +116,24 @@ def test_mfc_answers_through_the_generated_form_after_a_validation_error(people_
 
     it.page.reload()
     expect(it.page.locator("dl.answer")).to_contain_text("1\u00a0250,5")
+    # IT asks for a clarification: the MFC reads the question above the answer form, which holds
+    # the previous answer, and answers again.
+    it.page.get_by_label("Что уточнить").fill("Уточните, включены ли выездные приёмы.")
+    it.page.get_by_role("button", name="Запросить уточнение").click()
+    expect(it.page.locator(".badge").first).to_have_text("Запрошено уточнение")
+    mfc.page.reload()
+    question = mfc.page.locator("#clarification-question")
+    expect(question).to_contain_text("Уточните, включены ли выездные приёмы.")
+    form_top = mfc.page.get_by_role("button", name="Отправить ответ").bounding_box()["y"]
+    assert question.bounding_box()["y"] < form_top
+    expect(mfc.page.get_by_label(re.compile("I11"))).to_have_value(re.compile(r"^1\s?250,5$"))
+    expect(mfc.page.get_by_label("Комментарий к данным")).to_have_value("Данные журнала регистрации.")
+    mfc.page.get_by_label("Комментарий к данным").fill("Данные журнала регистрации, с выездными приёмами.")
+    mfc.shot("03b-clarification-above-the-form")
+    mfc.page.get_by_role("button", name="Отправить ответ").click()
+    expect(mfc.page.get_by_role("status")).to_contain_text("Ответ отправлен")
+
+    it.page.reload()
     it.page.get_by_role("button", name="Принять ответ").click()
     expect(it.page.get_by_role("status")).to_contain_text("Ответ принят")
     expect(it.page.locator(".badge").first).to_have_text("Принят")
