@@ -476,7 +476,8 @@ def export_report(session, actor, report_id: int, fmt: str, *, tz: tzinfo | None
     Raises PdfUnavailable when the PDF cannot be drawn here (no reportlab or no Cyrillic font).
     """
     report = rp.get_visible(session, actor, report_id)
-    content = rp.content_of(session, report)
+    when = now or datetime.now(timezone.utc)
+    content = rp.content_of(session, report, tz=tz or timezone.utc, today=when.astimezone(tz or timezone.utc).date())
     passport = rp.version_in_force(session, report.program, rp.period_bounds(report)[1]).passport
     names = department_names(session, passport)
     context = FormContext(

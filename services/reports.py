@@ -9,7 +9,7 @@ revision, so a returned and resubmitted report keeps each version it was sent in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,7 @@ from services.registry import users_of
 from services.reminders import ItemReminder
 from workflows.core import SYSTEM, Actor, Forbidden, Invalid, NotAllowedNow, NotFound
 from workflows.deadlines import due_date_for_rule
+from workflows.computed_indicators import REQUESTS_PER_MONTH, requests_per_month
 from workflows.passport import Passport
 from workflows.passport_parser import parse_passport
 from config.report_rules import evaluation_rules, schedule_rules
@@ -256,13 +257,19 @@ def history(session, actor: Actor, report_id: int) -> list[TransitionRecord]:
     ).scalars())
 
 
-def content_of(session, report: Report) -> dict:
-    """What the report says now: the latest frozen revision once submitted, else assembled live."""
+def _clock(services) -> dict:
+    """The zone and local date the computed figures are counted by."""
+    return {"tz": services.tz, "today": services.now().astimezone(services.tz).date()}
+
+
+def content_of(session, report: Report, *, tz: tzinfo, today: date) -> dict:
+    """What the report says now: the latest frozen revision once submitted, else assembled live
+    (``tz`` and ``today`` date the figures the service computes itself)."""
     if report.state not in NOT_SUBMITTED:
         revs = revisions(session, report.id)
         if revs:
             return revs[-1].content
-    return assemble(session, report)
+    return assemble(session, report, tz=tz, today=today)
 
 
 # --- assembling -----------------------------------------------------------------------
@@ -278,13 +285,38 @@ def _accepted_answers(session, report: Report) -> list[tuple[InformationRequest,
     return found
 
 
-def assemble(session, report: Report) -> dict:
+def computed_actuals(session, report: Report, slug: str, *, tz: tzinfo, today: date) -> dict[str, Actual]:
+    """The indicators the service computes from its own records (config: computed_indicators).
+
+    I11: the requests of this program sent in the period (each addressee's copy), by the local
+    date of sending, averaged over the period's months begun so far.
+    """
+    rules = schedule_rules(slug).computed_indicators
+    if not rules:
+        return {}
+    start, end = period_bounds(report)
+    since = datetime.combine(start, time.min, tzinfo=tz).astimezone(timezone.utc)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(timezone.utc)
+    sent = [moment.astimezone(tz).date() for moment in session.execute(
+        select(InformationRequest.sent_at).join(RequestThread)
+        .where(RequestThread.program_id == report.program_id, InformationRequest.sent_at.is_not(None),
+               InformationRequest.sent_at >= since, InformationRequest.sent_at < until)).scalars()]
+    out = {}
+    for code, rule in rules.items():
+        if rule == REQUESTS_PER_MONTH:
+            figure = requests_per_month(sent, start, end, today)
+            out[code] = Actual(figure.value, computed=figure.provenance())
+    return out
+
+
+def assemble(session, report: Report, *, tz: tzinfo, today: date) -> dict:
     """The report's content from the data it rests on; every figure names its source."""
     loaded = _passport(session, report)
     actuals = {row.indicator: Actual(row.value, row.source_request_id, row.source_answer_id)
                for row in session.execute(
                    select(IndicatorActual).where(IndicatorActual.program_id == report.program_id,
                                                  IndicatorActual.period == report.period)).scalars()}
+    actuals.update(computed_actuals(session, report, loaded.passport.slug, tz=tz, today=today))
     return assemble_content(
         loaded.passport, version=loaded.version.number, kind=report.kind, year=report.year,
         period=report.period, period_label=period_label(report), note=report.note or "",
@@ -325,9 +357,12 @@ def set_inputs(uow: UnitOfWork, actor: Actor, report_id: int, body: dict) -> Rep
             activities[code] = done
     codes = {i.code for i in passport.indicators}
     actuals = {}
+    computed = schedule_rules(passport.slug).computed_indicators
     for code, value in (body.get("actuals") or {}).items():
         if code not in codes:
             errors[f"actuals.{code}"] = ["Нет такого показателя."]
+        elif code in computed:
+            errors[f"actuals.{code}"] = ["Этот показатель вычисляет сервис по своим запросам; вводить его не нужно."]
         elif dec(value) is None:
             errors[f"actuals.{code}"] = ["Число: до 16 цифр до запятой и 4 после."]
         else:
@@ -355,7 +390,8 @@ def fire_transition(uow: UnitOfWork, services, actor: Actor, report_id: int, eve
         sign_decision(uow, services, actor.department, "report", report.id, "accept", {
             "program": report.program.slug, "kind": report.kind, "period": report.period,
             "revision": revs[-1].number if revs else None,
-            "content": revs[-1].content if revs else assemble(uow.session, report), "comment": comment},
+            "content": revs[-1].content if revs else assemble(uow.session, report, **_clock(services)),
+            "comment": comment},
             actor=actor)
     return report
 
@@ -395,7 +431,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, report: Report, event: str, c
         report.submitted_at = now
         number = (uow.session.execute(select(func.max(ReportRevision.number))
                                       .where(ReportRevision.report_id == report.id)).scalar() or 0) + 1
-        uow.session.add(ReportRevision(report_id=report.id, number=number, content=assemble(uow.session, report),
+        uow.session.add(ReportRevision(report_id=report.id, number=number, content=assemble(uow.session, report, **_clock(services)),
                                        note=report.note, submitted_at=now, submitted_by_id=actor.user_id))
     elif event == "publish":
         report.published_at = now

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 from statemachine import Event, State, StateMachine
 
 from workflows.core import Invalid, Workflow
+from workflows.computed_indicators import RULES as COMPUTATION_RULES
 
 EXECUTOR = "executor"
 ECONOMIC_POLICY = "economic_policy"
@@ -116,6 +117,8 @@ class ScheduleRules:
     co_executor_days_before: int = 10
     kinds: tuple[str, ...] = KINDS
     indicator_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # indicator code -> the rule the service computes it by (workflows.computed_indicators.RULES)
+    computed_indicators: Mapping[str, str] = field(default_factory=dict)
 
 
 def rules_from_mapping(defaults: Mapping[str, Any], override: Mapping[str, Any] | None = None) -> ScheduleRules:
@@ -127,7 +130,7 @@ def rules_from_mapping(defaults: Mapping[str, Any], override: Mapping[str, Any] 
                 merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
-    allowed = {"quarterly", "annual", "co_executor_days_before", "indicator_sources"}
+    allowed = {"quarterly", "annual", "co_executor_days_before", "indicator_sources", "computed_indicators"}
     unknown = set(merged) - allowed
     if unknown:
         raise ValueError(f"report rules: unknown keys {sorted(unknown)}")
@@ -137,6 +140,14 @@ def rules_from_mapping(defaults: Mapping[str, Any], override: Mapping[str, Any] 
     quarters = tuple(int(q) for q in quarterly.get("quarters", (1, 2, 3)))
     if any(q not in (1, 2, 3, 4) for q in quarters):
         raise ValueError(f"report rules: quarters must be 1..4, got {quarters}")
+    sources = {k: tuple(v) for k, v in (merged.get("indicator_sources") or {}).items()}
+    computed = {str(k): str(v) for k, v in (merged.get("computed_indicators") or {}).items()}
+    unknown_rules = sorted(set(computed.values()) - set(COMPUTATION_RULES))
+    if unknown_rules:
+        raise ValueError(f"report rules: unknown computed_indicators rules {unknown_rules}")
+    asked = sorted(set(computed) & {code for codes in sources.values() for code in codes})
+    if asked:
+        raise ValueError(f"report rules: {asked} are computed by the service and cannot also be asked of a department")
     return ScheduleRules(
         quarters=quarters,
         quarterly_day=int(quarterly.get("day", 20)),
@@ -145,7 +156,8 @@ def rules_from_mapping(defaults: Mapping[str, Any], override: Mapping[str, Any] 
         annual_day=int(annual.get("day", 1)),
         co_executor_days_before=int(merged.get("co_executor_days_before", 10)),
         kinds=kinds,
-        indicator_sources={k: tuple(v) for k, v in (merged.get("indicator_sources") or {}).items()},
+        indicator_sources=sources,
+        computed_indicators=computed,
     )
 
 

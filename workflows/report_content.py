@@ -72,6 +72,7 @@ class Actual:
     value: Decimal | None
     source_request_id: int | None = None
     source_answer_id: int | None = None
+    computed: Mapping | None = None  # how the service computed it (workflows.computed_indicators)
 
 
 def assemble_content(p: Passport, *, version: int, kind: str, year: int, period: str, period_label: str,
@@ -89,7 +90,7 @@ def assemble_content(p: Passport, *, version: int, kind: str, year: int, period:
             "code": ind.code, "name": ind.name, "unit": ind.unit, "direction": ind.direction,
             "plan": _money(plan), "fact": _money(fact), "achievement": figure["value"],
             "missing": figure["missing"],
-            "source": (None if row is None else
+            "source": (None if row is None else dict(row.computed) if row.computed else
                        {"request_id": row.source_request_id, "answer_id": row.source_answer_id}
                        if row.source_request_id else {"executor": True}),
         })

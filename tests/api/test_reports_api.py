@@ -45,7 +45,7 @@ def collect_mfc(as_user, rid, *, accept=True, **answer):
     """The MFC answers the request the report sent and the executor accepts it."""
     report = as_user("it").get(f"/api/v1/reports/{rid}").json
     (req,) = [line["request_id"] for line in report["collection"] if line["department"] == "mfc"]
-    data = {"ind_i11": "120", "ind_i12": "850", "act_a18_done": 1, "spent_regional": "100.5", "spent_city": "200"}
+    data = {"ind_i12": "850", "act_a18_done": 1, "spent_regional": "100.5", "spent_city": "200"}
     data.update(answer)
     r = as_user("mfc").post(f"/api/v1/requests/{req}/transitions", json={"event": "answer", "data": data})
     assert r.status_code == 200, r.json
@@ -126,7 +126,10 @@ def test_full_cycle_collect_submit_return_resubmit_accept_publish(services, toke
     assert fin["city"]["plan"] == "3856.5" and fin["city"]["spent"] == "3800.5"
     assert fin["city"]["execution"] == "0.9855"
     ind = {i["code"]: i for i in content["indicators"]}
-    assert ind["I11"]["fact"] == "120" and ind["I12"]["fact"] == "850" and ind["I1"]["fact"] == "95"
+    assert ind["I12"]["fact"] == "850" and ind["I1"]["fact"] == "95"
+    # I11 is the service's own count: no request of this test was sent in 2016, so 0 a month.
+    assert ind["I11"]["fact"] == "0.0" and ind["I11"]["source"] == {
+        "computed": "interdepartmental_requests_per_month", "count": 0, "months": 12}
     assert ind["I11"]["plan"] is None and ind["I11"]["missing"] == "нет планового значения"
     acts = {a["code"]: a for a in content["activities"]}
     assert acts["A18"]["done"] is True and acts["A5"]["done"] is False
@@ -179,13 +182,24 @@ def test_already_known_indicator_is_not_asked_again(services, tokens, as_user):
     schedule(services)
     rid = report_id(as_user, "2016-Q1")
     it = as_user("it")
-    it.put(f"/api/v1/reports/{rid}/inputs", json={"actuals": {"I11": "10"}})
+    assert it.put(f"/api/v1/reports/{rid}/inputs", json={"actuals": {"I12": "10"}}).status_code == 200
     fire(it, rid, "start_collection")
     req = it.get(f"/api/v1/reports/{rid}").json["collection"][0]["request_id"]
     form = as_user("mfc").get(f"/api/v1/requests/{req}").json["form"]
     keys = [f["key"] for f in form]
-    assert keys == ["ind_i12", "act_a18_done", "spent_regional", "spent_city"]
-    assert form[0]["indicator"] == "I12" and form[0]["period"] == "2016-Q1"
+    assert keys == ["act_a18_done", "spent_regional", "spent_city"]  # I12 is known, I11 the service counts
+
+
+def test_a_computed_indicator_is_not_typed_in(services, tokens, as_user):
+    schedule(services)
+    rid = report_id(as_user, "2016-Q1")
+    before = as_user("it").get(f"/api/v1/reports/{rid}").json
+    r = as_user("it").put(f"/api/v1/reports/{rid}/inputs", json={"actuals": {"I11": "10", "I1": "95"}})
+    assert r.status_code == 422
+    assert list(r.json["error"]["fields"]) == ["actuals.I11"]
+    assert "вычисляет сервис" in r.json["error"]["fields"]["actuals.I11"][0]
+    after = as_user("it").get(f"/api/v1/reports/{rid}").json
+    assert after["content"]["indicators"] == before["content"]["indicators"]  # nothing stored, I1 neither
 
 
 def test_report_shows_which_co_executor_is_late(services, tokens, as_user):
@@ -401,7 +415,7 @@ def test_public_page_shows_exactly_the_published_content(services, tokens, as_us
     # Another report is submitted and accepted but not published: it must not show.
     other = report_id(as_user, "2016-Q2")
     fire(as_user("it"), other, "start_collection")
-    collect_mfc(as_user, other, ind_i11="999")
+    collect_mfc(as_user, other, ind_i12="999")
     fire(as_user("it"), other, "submit", data={"note": "Не опубликовано"})
 
     view = anon.get(f"/api/v1/public/programs/{PROGRAM}").json
@@ -421,8 +435,10 @@ def test_public_page_shows_exactly_the_published_content(services, tokens, as_us
         assert r.status_code == 200 and r.mimetype == "text/csv"
         rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
         assert {row["period"] for row in rows} == {"2016-Q1"}
+        i12 = next(row for row in rows if row["code"] == "I12")
+        assert (i12["section"], i12["fact"], i12["plan"]) == ("indicator", "850", "")
         i11 = next(row for row in rows if row["code"] == "I11")
-        assert (i11["section"], i11["fact"], i11["plan"]) == ("indicator", "120", "")
+        assert (i11["section"], i11["fact"]) == ("indicator", "0.0")  # counted by the service
         city = next(row for row in rows if row["code"] == "city")
         assert (city["plan"], city["fact"]) == ("3856.5", "210")
         assert len(rows) == 12 + 2 + 18

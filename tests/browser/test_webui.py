@@ -37,7 +37,7 @@ def report_ready_for_review(services, period: str, note: str) -> int:
                    if c["department"] == "mfc"]
     with services.uow() as uow:
         ir.fire_transition(uow, services, mfc, line["request_id"], "answer", data={
-            "ind_i11": "120", "ind_i12": "850", "act_a18_done": 1, "spent_regional": "100.5", "spent_city": "200"})
+            "ind_i12": "850", "act_a18_done": 1, "spent_regional": "100.5", "spent_city": "200"})
         uow.commit()
     with services.uow() as uow:
         ir.fire_transition(uow, services, it, line["request_id"], "accept")

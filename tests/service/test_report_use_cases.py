@@ -86,9 +86,9 @@ def test_collection_sends_a_request_and_its_acceptance_makes_the_report_ready(sv
         assert req.due_date > date(2017, 2, 20)
         assert req.thread.body.endswith(f"просим представить сведения до {req.due_date:%d.%m.%Y}.")
         keys = {item["key"] for item in req.thread.form}
-    assert {"ind_i11", "ind_i12", "spent_regional", "spent_city"} <= keys
+    assert {"ind_i12", "spent_regional", "spent_city"} <= keys and "ind_i11" not in keys  # I11: computed
 
-    answer = {"ind_i11": "120", "ind_i12": "850", "act_a18_done": 1, "spent_regional": "100.5", "spent_city": "200"}
+    answer = {"ind_i12": "850", "act_a18_done": 1, "spent_regional": "100.5", "spent_city": "200"}
     with svc.uow() as uow:
         ir.fire_transition(uow, svc, actors["mfc"], req_id, "answer", data={k: answer[k] for k in keys})
         uow.commit()
@@ -102,9 +102,46 @@ def test_collection_sends_a_request_and_its_acceptance_makes_the_report_ready(sv
     with svc.uow() as uow:
         actuals = {(a.indicator, a.period): (a.value, a.source_request_id) for a in uow.session.execute(
             select(IndicatorActual)).scalars()}
-        assert actuals == {("I11", "2016"): (Decimal("120"), req_id), ("I12", "2016"): (Decimal("850"), req_id)}
+        assert actuals == {("I12", "2016"): (Decimal("850"), req_id)}
         history = reports.history(uow.session, actors["it"], rid)
         assert [(h.event, h.from_state, h.to_state, h.actor_id) for h in history] == [
             ("start_collection", "draft", "collecting", actors["it"].user_id),
             ("collection_complete", "collecting", "ready", None),
         ]
+
+
+def _send(svc, actor, subject: str, send: bool = True) -> None:
+    with svc.uow() as uow:
+        ir.create_request(uow, svc, actor, ir.NewRequest(program=PROGRAM, subject=subject, body="-",
+                                                         addressees=["mfc"], working_days=5, send=send))
+        uow.commit()
+
+
+def test_i11_is_the_service_own_count_of_requests_per_month(svc, actors, clock):
+    """I11 ("межведомственные запросы, среднее в месяц") is counted from the requests sent, by the
+    local date of sending: 3 in the first quarter (one at 23:30 on 31 March, Moscow), 2 in July,
+    one still a draft and one sent on 1 January 2017 (not 2016)."""
+    reports.run_schedule(svc, date(2017, 6, 1), backlog=True)
+    for moment, subject, send in (
+        (datetime(2016, 1, 11, 9, tzinfo=timezone.utc), "Январь", True),
+        (datetime(2016, 2, 1, 9, tzinfo=timezone.utc), "Февраль", True),
+        (datetime(2016, 3, 31, 20, 30, tzinfo=timezone.utc), "31 марта, 23:30 по Москве", True),
+        (datetime(2016, 3, 31, 21, 30, tzinfo=timezone.utc), "1 апреля, 00:30 по Москве", False),
+        (datetime(2016, 7, 5, 9, tzinfo=timezone.utc), "Июль 1", True),
+        (datetime(2016, 7, 6, 9, tzinfo=timezone.utc), "Июль 2", True),
+        (datetime(2016, 12, 31, 21, 30, tzinfo=timezone.utc), "1 января 2017 по Москве", True),
+    ):
+        clock(moment)
+        _send(svc, actors["it"], subject, send)
+    cycles = by_period(svc)
+    with svc.uow() as uow:
+        def i11(period, today):
+            content = reports.content_of(uow.session, uow.session.get(Report, cycles[period].id),
+                                         tz=svc.tz, today=today)
+            return next((i["fact"], i["source"]) for i in content["indicators"] if i["code"] == "I11")
+
+        source = {"computed": "interdepartmental_requests_per_month"}
+        assert i11("2016-Q1", date(2016, 4, 5)) == ("1.0", {**source, "count": 3, "months": 3})
+        assert i11("2016", date(2017, 2, 1)) == ("0.4", {**source, "count": 5, "months": 12})  # 5/12
+        assert i11("2016", date(2016, 7, 31)) == ("0.7", {**source, "count": 5, "months": 7})  # year under way
+        assert i11("2016-Q3", date(2017, 2, 1)) == ("0.7", {**source, "count": 2, "months": 3})

@@ -121,7 +121,8 @@ def test_config_file_rules_parse():
     from config.report_rules import evaluation_rules, schedule_rules
 
     rules = schedule_rules("kotovsk-information-society")
-    assert rules.indicator_sources == {"mfc": ("I11", "I12")}
+    assert rules.indicator_sources == {"mfc": ("I12",)}
+    assert rules.computed_indicators == {"I11": "interdepartmental_requests_per_month"}
     assert rules.quarters == (1, 2, 3) and rules.co_executor_days_before == 10
     assert evaluation_rules().thresholds[0] == ("high", Decimal("0.9"))
 

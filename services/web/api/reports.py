@@ -128,7 +128,8 @@ def report_view(session, actor, report) -> dict:
         "collection": rp.collection_status(session, report),
         "inputs": report.inputs or {},
         "note": report.note,
-        "content": rp.content_of(session, report),
+        "content": rp.content_of(session, report, tz=current_services().tz,
+                                 today=current_services().now().astimezone(current_services().tz).date()),
         "revisions": out_revs,
     })
     return view
