@@ -21,6 +21,9 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 HANDLE_EVENT_TASK = "interdept.handle_event"
+# A bell means "there is work": the worker drains batches until none is full, so one bell per this
+# many events is enough (more let several worker processes share a large backlog).
+EVENTS_PER_BELL = 50
 FS_TRANSPORT = "services.adapters.fs_transport:Transport"
 
 
@@ -104,7 +107,7 @@ class CeleryPublisher:
 
     def publish_now(self, ids: list[str]) -> None:
         with self.celery.producer_or_acquire() as producer:
-            for event_id in ids:
+            for event_id in ids[::EVENTS_PER_BELL]:
                 self.celery.send_task(HANDLE_EVENT_TASK, args=[event_id], producer=producer, retry=False)
 
     def _ensure_thread(self) -> None:
