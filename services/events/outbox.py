@@ -225,9 +225,8 @@ def _drain_batch(services: "Services", batch_size: int) -> Drained:
         ids = [event.id for event in events]
         for event in events:  # plain values for the handlers; a rolled-back savepoint expires nothing
             uow.session.expunge(event)
-        marks = set(uow.session.execute(
-            select(HandledEvent.event_id, HandledEvent.handler).where(HandledEvent.event_id.in_(ids))
-        ).tuples())
+        marks = {tuple(row) for row in uow.session.execute(
+            select(HandledEvent.event_id, HandledEvent.handler).where(HandledEvent.event_id.in_(ids)))}
         failures: dict[str, list[str]] = {}
         for event in events:
             REQUEST_ID.set(event.request_id)
