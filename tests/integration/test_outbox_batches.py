@@ -314,3 +314,30 @@ def test_a_connection_lost_in_the_middle_of_a_batch_is_replaced_for_the_next_mes
     finally:
         mailer.close()
         services.dispose()
+
+
+def test_a_rolled_back_savepoint_takes_back_its_events_and_emails(any_services):
+    """What a failed handler emitted or queued is gone with it: no bell for a vanished event, and
+    the same email queued again by a later handler is not mistaken for already queued."""
+    services = any_services
+    published: list[str] = []
+    services.publisher = published.extend
+    services.event_handlers = {PING: (Calls().handler("t.any"),)}
+
+    def queue(uow):
+        return queue_email(uow, services, dedupe_key="k", recipient="someone@example.org",
+                           template="password_changed", context={"name": "x", "at": "now"})
+
+    with services.uow() as uow:
+        with pytest.raises(RuntimeError):
+            with uow.savepoint():
+                uow.emit(PING, {"n": 0})
+                assert queue(uow) is not None
+                raise RuntimeError("handler failed")
+        kept = uow.emit(PING, {"n": 1})
+        assert queue(uow) is not None
+        uow.commit()
+    assert published == [kept.id]
+    with services.uow() as uow:
+        assert list(uow.session.execute(select(OutgoingEmail.dedupe_key)).scalars()) == ["k"]
+        assert list(uow.session.execute(select(OutboxEvent.id)).scalars()) == [kept.id]
