@@ -230,6 +230,8 @@ def _drain_batch(services: "Services", batch_size: int) -> Drained:
         failures: dict[str, list[str]] = {}
         for event in events:
             REQUEST_ID.set(event.request_id)
+            log.info("handling event %s (%s)", event.id, event.type,
+                     extra={"event_id": event.id, "event_type": event.type})
             for handler in handlers_for(services, event.type):
                 if (event.id, handler.name) in marks:
                     continue
