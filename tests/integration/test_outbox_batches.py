@@ -341,3 +341,52 @@ def test_a_rolled_back_savepoint_takes_back_its_events_and_emails(any_services):
     with services.uow() as uow:
         assert list(uow.session.execute(select(OutgoingEmail.dedupe_key)).scalars()) == ["k"]
         assert list(uow.session.execute(select(OutboxEvent.id)).scalars()) == [kept.id]
+
+
+class Killed(BaseException):
+    """The worker dies here: nothing after it runs, no handler catches it."""
+
+
+class DyingMailer:
+    def session(self):
+        raise Killed()
+
+
+def test_a_worker_killed_after_its_batch_committed_loses_nothing(tmp_path, pg_url, counting_sink):
+    """Marks committed, emails claimed, then death before any was sent: the event stays unfinished
+    for the lease, the relay rings for it, a drain completes it without running a handler again,
+    and the mail relay sends the claimed emails once their claim looks stuck."""
+    _truncate_all(pg_url)
+    settings = make_settings(tmp_path, pg_url, SMTP_HOST="127.0.0.1", SMTP_PORT=str(counting_sink.port),
+                             INTERDEPT_OUTBOX_REPUBLISH_AFTER="1")
+    services = _quiet(make_services(settings, eager=False))
+    smtp = services.mailer
+    calls = Calls()
+    services.event_handlers = {PING: (calls.handler("t.mail", email=True),)}
+    ids = _emit(services, 3)
+    services.mailer = DyingMailer()
+    try:
+        with pytest.raises(Killed):
+            drain(services)
+        services.mailer = smtp
+        rows = _rows(services)
+        assert all(row.completed_at is None and row.next_attempt_at is not None for row in rows.values())
+        assert len(_marks(services)) == 3
+        assert drain(services).claimed == 0  # within the lease nobody takes it
+        time.sleep(1.2)  # the lease (outbox_republish_after) is over, and the last bell is that old
+        ringing: list[str] = []
+        services.publisher = ringing.extend
+        assert relay(services) == 3 and sorted(ringing) == sorted(ids)
+        again = drain(services)
+        assert (again.claimed, again.completed) == (3, 3)
+        assert len(calls.seen) == 3  # the handlers did not run again: their marks were there
+        assert all(row.completed_at is not None for row in _rows(services).values())
+        assert counting_sink.ids == []  # the emails are still claimed by the dead worker
+        from services.adapters.mail import mail_relay
+
+        later = utcnow() + timedelta(seconds=settings.mail_stuck_after + 1)
+        assert mail_relay(services, now=later) == 3
+        assert len(counting_sink.ids) == len(set(counting_sink.ids)) == 3
+    finally:
+        smtp.close()
+        services.dispose()
