@@ -21,7 +21,9 @@ def handle_event(self, event_id: str | None = None) -> int:
     is lost with this worker, the relay rings once it is due). Celery retries only what failed
     around the handlers (the database down).
     """
-    done = drain(get_services())
+    services = get_services()
+    services.bell_answered()  # before the claim: whatever commits from now on rings again
+    done = drain(services)
     if done.next_due is not None:
         self.apply_async(args=[None], countdown=max(0.0, (done.next_due - utcnow()).total_seconds()))
     return done.claimed

@@ -390,3 +390,42 @@ def test_a_worker_killed_after_its_batch_committed_loses_nothing(tmp_path, pg_ur
     finally:
         smtp.close()
         services.dispose()
+
+
+def test_bells_coalesce_while_one_waits_and_ring_again_once_a_worker_answers(tmp_path, redis_url):
+    import uuid
+
+    import redis
+
+    from services.adapters.broker import CeleryPublisher
+
+    queue = f"interdept-bells-{uuid.uuid4().hex[:8]}"
+    settings = make_settings(tmp_path, CELERY_BROKER_URL=redis_url, INTERDEPT_QUEUE=queue)
+    publisher = CeleryPublisher(settings, background=False)
+    client = redis.Redis.from_url(redis_url)
+
+    def waiting() -> int:
+        return client.llen(queue)
+
+    try:
+        publisher(["e1"])
+        publisher(["e2"])
+        publisher(["e3", "e4"])
+        assert waiting() == 1  # one bell waits: the later commits' events are in its drain
+        publisher.answered()  # a worker took it and starts to claim
+        publisher(["e5"])
+        assert waiting() == 2
+        publisher([f"r{n}" for n in range(120)])  # a relay's backlog: one bell per 50, for several workers
+        assert waiting() == 5
+        client.delete(f"interdept:bell-pending:{queue}")
+        client.delete(queue)
+        # A bell that could not be sent does not silence the next ones.
+        broken = CeleryPublisher(make_settings(tmp_path, CELERY_BROKER_URL=redis_url, INTERDEPT_QUEUE=queue),
+                                 background=False)
+        broken.celery.conf.broker_url = "redis://127.0.0.1:1/0"
+        broken._redis = client
+        with pytest.raises(Exception):
+            broken(["x1"])
+        assert not client.exists(f"interdept:bell-pending:{queue}")
+    finally:
+        client.delete(queue, f"interdept:bell-pending:{queue}")
