@@ -429,3 +429,42 @@ def test_bells_coalesce_while_one_waits_and_ring_again_once_a_worker_answers(tmp
         assert not client.exists(f"interdept:bell-pending:{queue}")
     finally:
         client.delete(queue, f"interdept:bell-pending:{queue}")
+
+
+def test_the_worker_backs_a_failing_event_off_in_the_database_and_rings_itself_when_it_is_due(stack):
+    """Through the real Celery worker: a bad event fails alone (the good one beside it is handled),
+    its backoff is in its row, and once it can succeed the worker's own bell for its due time
+    handles it (no relay runs here)."""
+    from tests.conftest import ApiClient, seed
+    from services.web.app import create_app
+
+    services, worker, smtp = stack
+    tokens = seed(services)
+    it = ApiClient(create_app(services=services).test_client(), tokens["it"])
+    created = it.post("/api/v1/requests", json={
+        "program": "kotovsk-information-society", "subject": "Плохое событие рядом", "addressees": ["mfc"],
+        "send": True})
+    assert created.status_code == 201, created.json
+    rid = created.json["requests"][0]["id"]
+    with services.uow() as uow:
+        bad = uow.emit("information_request.send", {}).id  # no item_id: the handler raises KeyError
+        uow.commit()
+
+    def row():
+        return _rows(services)[bad]
+
+    wait_for(lambda: row().attempts >= 1, what=f"the bad event to fail once\n{worker.output()[-3000:]}")
+    failed = row()
+    assert failed.completed_at is None and "KeyError" in failed.last_error
+    assert failed.next_attempt_at is not None
+    wait_for(lambda: len(smtp.messages) == 2, what="the good event's two emails")
+    with services.uow() as uow:  # now it can succeed: it names a request
+        uow.session.execute(update(OutboxEvent).where(OutboxEvent.id == bad).values(payload={"item_id": rid}))
+        uow.commit()
+    wait_for(lambda: row().completed_at is not None, timeout=40,
+             what=f"the bad event handled at its due time\n{worker.output()[-3000:]}")
+    done = row()
+    assert done.last_error is None and done.attempts >= 1
+    assert done.completed_at >= failed.next_attempt_at
+    wait_for(lambda: len(smtp.messages) == 4, what="its two emails")
+    assert len(set(smtp.message_ids())) == 4
