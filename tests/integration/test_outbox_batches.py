@@ -468,3 +468,43 @@ def test_the_worker_backs_a_failing_event_off_in_the_database_and_rings_itself_w
     assert done.completed_at >= failed.next_attempt_at
     wait_for(lambda: len(smtp.messages) == 4, what="its two emails")
     assert len(set(smtp.message_ids())) == 4
+
+
+def test_a_failed_events_backoff_survives_a_killed_worker(stack):
+    """The backoff is the row's, not a Celery message's: a fresh worker rung at once leaves the event
+    alone until it is due, and the relay rings for it then."""
+    from tests.conftest import ApiClient, seed
+    from services.web.app import create_app
+
+    services, worker, smtp = stack
+    tokens = seed(services)
+    it = ApiClient(create_app(services=services).test_client(), tokens["it"])
+    created = it.post("/api/v1/requests", json={
+        "program": "kotovsk-information-society", "subject": "Отступ после гибели", "addressees": ["mfc"],
+        "send": True})
+    rid = created.json["requests"][0]["id"]
+    with services.uow() as uow:
+        bad = uow.emit("information_request.send", {}).id
+        uow.commit()
+    wait_for(lambda: _rows(services)[bad].attempts >= 1, what=f"a failure\n{worker.output()[-3000:]}")
+    worker.kill()  # SIGKILL: its own bell for the due time dies with it
+    due = utcnow() + timedelta(seconds=6)
+    with services.uow() as uow:  # a longer backoff, and the event can now succeed
+        uow.session.execute(update(OutboxEvent).where(OutboxEvent.id == bad)
+                            .values(payload={"item_id": rid}, next_attempt_at=due))
+        uow.commit()
+    attempts = _rows(services)[bad].attempts
+    worker.start()
+    services.publish([bad])  # rung at once: the new worker drains and must not take it
+    assert relay(services) == 0  # not due: the relay does not ring for it either
+    wait_for(lambda: "drained" in worker.output() or "interdept.handle_event" in worker.output(),
+             what=f"the new worker to answer the bell\n{worker.output()[-3000:]}")
+    time.sleep(1.5)
+    row = _rows(services)[bad]
+    assert row.completed_at is None and row.attempts == attempts
+    wait_for(lambda: utcnow() > due, timeout=10, what="the due time")
+    wait_for(lambda: relay(services) or _rows(services)[bad].completed_at is not None, timeout=20,
+             what="the relay to ring for the due event")
+    wait_for(lambda: _rows(services)[bad].completed_at is not None, timeout=20,
+             what=f"the event handled after its due time\n{worker.output()[-3000:]}")
+    assert _rows(services)[bad].completed_at >= due
