@@ -55,6 +55,12 @@ class Services:
     def listens(self, event_type: str) -> bool:
         return bool(self.event_handlers.get(event_type))
 
+    def bell_answered(self) -> None:
+        """A worker starts to drain: a publisher that holds back bells while one waits rings again."""
+        answered = getattr(self.publisher, "answered", None)
+        if answered is not None:
+            answered()
+
     def publish(self, event_ids: Iterable[str]) -> None:
         if self.publisher is not None:
             self.publisher(list(event_ids))

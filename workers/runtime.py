@@ -1,9 +1,12 @@
 """The worker process's Services, built on first use and rebuilt after fork."""
 from __future__ import annotations
 
+import atexit
+
 from celery.signals import worker_process_init
 
 from config.settings import Settings
+from services.adapters.mailers import SmtpMailer
 from services.bootstrap import bootstrap
 
 _services = None
@@ -13,6 +16,10 @@ def get_services():
     global _services
     if _services is None:
         _services = bootstrap(Settings.from_env())
+        if isinstance(_services.mailer, SmtpMailer):
+            # One SMTP connection per worker process, kept across batches.
+            _services.mailer.keep_open = True
+            atexit.register(_services.mailer.close)
     return _services
 
 

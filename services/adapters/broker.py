@@ -21,6 +21,13 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 HANDLE_EVENT_TASK = "interdept.handle_event"
+# A bell means "there is work": the worker drains batches until none is full, so one bell per this
+# many events is enough (more let several worker processes share a large backlog).
+EVENTS_PER_BELL = 50
+# On Redis, a bell is not rung while one is waiting in the queue (a key set with NX when it is rung,
+# deleted by the worker as it starts to drain, so whatever commits after that rings again). The
+# key's lifetime bounds the silence if a rung bell was lost: then bells resume, and the relay rings.
+PENDING_BELL_TTL = 5
 FS_TRANSPORT = "services.adapters.fs_transport:Transport"
 
 
@@ -102,10 +109,47 @@ class CeleryPublisher:
         self._ensure_thread()
         self._queue.put(ids)
 
+    @cached_property
+    def _redis(self):
+        if not self.settings.broker_url.startswith("redis"):
+            return None
+        import redis
+
+        return redis.Redis.from_url(self.settings.broker_url, socket_connect_timeout=3, socket_timeout=5)
+
+    @property
+    def _pending_key(self) -> str:
+        return f"interdept:bell-pending:{self.settings.queue}"
+
+    def _claim_bell(self) -> bool:
+        """False when a bell already waits for a worker (this commit's events will be in its drain)."""
+        if self._redis is None:
+            return True
+        try:
+            return bool(self._redis.set(self._pending_key, "1", nx=True, ex=PENDING_BELL_TTL))
+        except Exception:  # noqa: BLE001  cannot tell: ring
+            return True
+
+    def answered(self) -> None:
+        """The worker starts to drain: the next commit rings again (best effort)."""
+        if self._redis is None:
+            return
+        try:
+            self._redis.delete(self._pending_key)
+        except Exception:  # noqa: BLE001  the key expires by itself
+            log.warning("could not clear the pending bell", exc_info=True)
+
     def publish_now(self, ids: list[str]) -> None:
-        with self.celery.producer_or_acquire() as producer:
-            for event_id in ids:
-                self.celery.send_task(HANDLE_EVENT_TASK, args=[event_id], producer=producer, retry=False)
+        bells = ids[::EVENTS_PER_BELL]
+        if len(bells) == 1 and not self._claim_bell():
+            return
+        try:
+            with self.celery.producer_or_acquire() as producer:
+                for event_id in bells:
+                    self.celery.send_task(HANDLE_EVENT_TASK, args=[event_id], producer=producer, retry=False)
+        except Exception:
+            self.answered()  # no bell waits after all: do not silence the next ones
+            raise
 
     def _ensure_thread(self) -> None:
         with self._lock:

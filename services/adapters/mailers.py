@@ -1,6 +1,7 @@
 """Where email goes: an SMTP server when one is configured, else .eml files under var/mail."""
 from __future__ import annotations
 
+import os
 import smtplib
 import socket
 import time
@@ -49,17 +50,21 @@ class _TimedSMTP(smtplib.SMTP):
 
 
 class SmtpMailer:
+    """SMTP delivery. With ``keep_open`` (the worker) the connection outlives a session: the next
+    batch reuses it after a NOOP, and a connection the server closed is replaced by a new one."""
+
     def __init__(self, host: str, port: int, user: str | None = None, password: str | None = None,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, keep_open: bool = False):
         self.host, self.port, self.user, self.password, self.timeout = host, port, user, password, timeout
+        self.keep_open = keep_open
+        self.connects = 0  # connections opened by this process: how often the kept one was not reusable
+        self._kept: tuple[int, smtplib.SMTP] | None = None
 
     def send(self, message: EmailMessage) -> None:
         with self.session() as send:
             send(message)
 
-    @contextmanager
-    def session(self) -> Iterator[Callable[[EmailMessage], None]]:
-        """One connection for several messages (a handler's emails go out together)."""
+    def _connect(self) -> smtplib.SMTP:
         try:
             smtp = _TimedSMTP(self.host, self.port, timeout=self.timeout)
             if self.user:
@@ -67,12 +72,57 @@ class SmtpMailer:
                 smtp.login(self.user, self.password or "")
         except (OSError, smtplib.SMTPException) as exc:
             raise _classify(exc) from exc
+        self.connects += 1
+        return smtp
+
+    def _reuse(self) -> smtplib.SMTP | None:
+        """The kept connection if the server still answers on it (never one from before a fork)."""
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return None
+        pid, smtp = kept
+        if pid != os.getpid():
+            return None  # the parent's socket: leave it to the parent
+        try:
+            if smtp.noop()[0] == 250:
+                return smtp
+        except (OSError, smtplib.SMTPException):
+            pass
+        _close(smtp)
+        return None
+
+    def close(self) -> None:
+        """Quit the kept connection (at the worker's exit)."""
+        kept, self._kept = self._kept, None
+        if kept is not None and kept[0] == os.getpid():
+            _close(kept[1], polite=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Callable[[EmailMessage], None]]:
+        """One connection for several messages (a batch's emails go out together).
+
+        A message whose exchange broke the connection fails (its outcome is unknown: it is
+        retried, at most one duplicate); the next message gets a new connection, once per session.
+        """
+        state = {"smtp": (self._reuse() if self.keep_open else None) or self._connect(),
+                 "broken": False, "reconnected": False}
 
         def send(message: EmailMessage) -> None:
+            if state["broken"]:
+                if state["reconnected"]:
+                    raise TemporaryMailError("the connection was lost again")
+                state["reconnected"] = True
+                _close(state["smtp"])
+                state["smtp"] = self._connect()
+                state["broken"] = False
+            smtp = state["smtp"]
             smtp.deadline = time.monotonic() + MESSAGE_TIME_LIMIT
             try:
                 smtp.send_message(message)
-            except (OSError, smtplib.SMTPException) as exc:
+            except (OSError, smtplib.SMTPServerDisconnected) as exc:
+                state["broken"] = True
+                raise _classify(exc) from exc
+            except smtplib.SMTPException as exc:
                 raise _classify(exc) from exc
             except ValueError as exc:  # smtplib's own refusal to write this message (encoding, headers)
                 raise PermanentMailError(f"письмо не удалось передать: {exc}") from exc
@@ -82,10 +132,21 @@ class SmtpMailer:
         try:
             yield send
         finally:
-            try:
-                smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                smtp.close()
+            smtp = state["smtp"]
+            if self.keep_open and not state["broken"] and smtp.sock is not None:
+                self._kept = (os.getpid(), smtp)
+            else:
+                _close(smtp, polite=True)
+
+
+def _close(smtp: smtplib.SMTP, polite: bool = False) -> None:
+    try:
+        if polite:
+            smtp.quit()
+            return
+    except (OSError, smtplib.SMTPException):
+        pass
+    smtp.close()
 
 
 def _classify(exc: Exception) -> Exception:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -120,6 +121,28 @@ class UnitOfWork:
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run after a successful commit (e.g. deliver the emails it queued)."""
         self._after_commit.append(callback)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that fails alone (one handler on one event of a batch).
+
+        On an exception its writes roll back to a SAVEPOINT, and so do the events it emitted, the
+        items it batched (its emails) and the callbacks it registered; what came before stays.
+        """
+        state = (len(self._new_events), len(self._after_commit), len(self._closing),
+                 {key: len(items) for key, (items, _) in self._batches.items()})
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            events, callbacks, closing, batched = state
+            del self._new_events[events:], self._after_commit[callbacks:], self._closing[closing:]
+            for key in list(self._batches):
+                if key in batched:
+                    del self._batches[key][0][batched[key]:]
+                else:
+                    del self._batches[key]
+            raise
 
     def rollback(self) -> None:
         self.session.rollback()

@@ -1,18 +1,22 @@
 """Handling outbox events exactly once per handler, and the relay that loses nothing.
 
-The broker only says "look at event X". Each handler runs in its own
-transaction that also writes a ``handled_events`` mark, so a redelivered event
-finds the mark and does nothing; two concurrent deliveries collide on the
-mark's primary key and the loser rolls back all it did.
+The broker only says "there is work". The worker ``drain``s: it claims up to
+BATCH_SIZE ready events with ``FOR UPDATE SKIP LOCKED`` and runs every handler
+over the batch in one transaction with its ``handled_events`` marks, each handler
+on each event under its own SAVEPOINT, so one failing event backs off alone
+(``attempts``, ``next_attempt_at``) while the rest commit. A mark makes a second
+run of a handler a no-op. ``handle_event`` (one event, a transaction per handler)
+is kept for the in-process publisher and for tests.
 """
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.models.base import utcnow
@@ -147,14 +151,130 @@ def run_handler(services: "Services", event: OutboxEvent, handler: Handler) -> b
         return _run(uow, services, event, handler)[0]
 
 
+# Events claimed per transaction by one drain.
+BATCH_SIZE = 50
+# Celery's former retry schedule for a failed handler, now kept in the database: 2, 4, 8 … 300 s.
+RETRY_BASE, RETRY_CAP = 2.0, 300.0
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential with jitter (half to all of the step), so failed events do not return together."""
+    ceiling = min(RETRY_CAP, RETRY_BASE * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def _ready(now: datetime):
+    return and_(OutboxEvent.completed_at.is_(None),
+                or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now))
+
+
+@dataclass
+class Drained:
+    """What a drain did: events claimed, completed, failed, and when the earliest failed one is due."""
+
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    next_due: datetime | None = None
+
+
+def drain(services: "Services", batch_size: int = BATCH_SIZE, max_batches: int = 1000) -> Drained:
+    """Handle ready events a batch at a time until a batch comes back short.
+
+    A bell that arrives meanwhile finds its event in one of these batches or in its own drain
+    (SKIP LOCKED: never one another drain holds), so extra bells cost one empty claim.
+    """
+    total = Drained()
+    for _ in range(max_batches):
+        done = drain_batch(services, batch_size)
+        total.claimed += done.claimed
+        total.completed += done.completed
+        total.failed += done.failed
+        if done.next_due is not None and (total.next_due is None or done.next_due < total.next_due):
+            total.next_due = done.next_due
+        if done.claimed < batch_size:
+            break
+    return total
+
+
+def drain_batch(services: "Services", batch_size: int = BATCH_SIZE) -> Drained:
+    with request_id_bound(None):
+        return _drain_batch(services, batch_size)
+
+
+def _drain_batch(services: "Services", batch_size: int) -> Drained:
+    """One transaction: claim, every handler on every event (a SAVEPOINT each), marks, outcomes.
+
+    The claimed rows stay locked until the commit, so a concurrent drain skips them. An event
+    whose handlers all ran is completed with the outcome of the emails they queued (as
+    ``handle_event`` does, see UnitOfWork.close_with); until then its ``next_attempt_at`` is a
+    lease of ``outbox_republish_after`` seconds, after which a dead worker's event is ready again
+    (its marks make the second pass write nothing but the completion).
+    """
+    result = Drained()
+    now = utcnow()
+    with services.uow() as uow:
+        query = (select(OutboxEvent).where(_ready(now))
+                 .order_by(OutboxEvent.created_at).limit(batch_size))
+        if not services.settings.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        events = list(uow.session.execute(query).scalars())
+        if not events:
+            return result
+        result.claimed = len(events)
+        ids = [event.id for event in events]
+        for event in events:  # plain values for the handlers; a rolled-back savepoint expires nothing
+            uow.session.expunge(event)
+        marks = {tuple(row) for row in uow.session.execute(
+            select(HandledEvent.event_id, HandledEvent.handler).where(HandledEvent.event_id.in_(ids)))}
+        failures: dict[str, list[str]] = {}
+        for event in events:
+            REQUEST_ID.set(event.request_id)
+            log.info("handling event %s (%s)", event.id, event.type,
+                     extra={"event_id": event.id, "event_type": event.type})
+            for handler in handlers_for(services, event.type):
+                if (event.id, handler.name) in marks:
+                    continue
+                try:
+                    with uow.savepoint():
+                        handler.fn(uow, event, services)
+                        uow.session.add(HandledEvent(event_id=event.id, handler=handler.name))
+                        uow.session.flush()
+                except Exception as exc:  # this handler on this event retries alone
+                    log.exception("handler %s failed on %s", handler.name, event.id,
+                                  extra={"event_id": event.id, "event_type": event.type})
+                    failures.setdefault(event.id, []).append(f"{handler.name}: {exc!r}")
+        REQUEST_ID.set(None)
+        done = [event_id for event_id in ids if event_id not in failures]
+        for event in events:
+            if event.id not in failures:
+                continue
+            attempts = (event.attempts or 0) + 1
+            due = now + retry_delay(attempts)
+            uow.session.execute(update(OutboxEvent).where(OutboxEvent.id == event.id).values(
+                attempts=attempts, next_attempt_at=due, last_error="; ".join(failures[event.id])[:2000]))
+            result.next_due = due if result.next_due is None else min(result.next_due, due)
+        if done:
+            lease = now + timedelta(seconds=services.settings.outbox_republish_after)
+            uow.session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(done))
+                                .values(next_attempt_at=lease))
+            uow.close_with(lambda session: session.execute(
+                update(OutboxEvent).where(OutboxEvent.id.in_(done))
+                .values(completed_at=utcnow(), last_error=None, next_attempt_at=None)))
+        uow.commit()
+    result.completed, result.failed = len(done), len(failures)
+    log.info("drained %d events (%d failed)", result.claimed, result.failed)
+    return result
+
+
 def relay(services: "Services", now: datetime | None = None, limit: int = 500) -> int:
-    """Publish again whatever some handler has not finished within the timeout."""
+    """Publish again whatever some handler has not finished within the timeout (and is due)."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=services.settings.outbox_republish_after)
     with services.uow() as uow:
         query = (
             select(OutboxEvent.id)
-            .where(OutboxEvent.completed_at.is_(None))
+            .where(_ready(now))
             .where(or_(OutboxEvent.published_at.is_(None), OutboxEvent.published_at < cutoff))
             .order_by(OutboxEvent.created_at)
             .limit(limit)
