@@ -140,6 +140,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/programs/<slug>"): Rule(WEB_LOGIN),
     ("GET", "/programs/<slug>/versions/<int:a>/diff/<int:b>"): Rule(WEB_LOGIN),
     ("GET", "/requests"): Rule(WEB_LOGIN),
+    ("GET", "/requests/export.<fmt>"): Rule(WEB_LOGIN),
     ("GET", "/requests/new"): Rule(WEB_LOGIN),
     ("POST", "/requests/new"): Rule(WEB_FORM),
     ("GET", "/requests/<int:request_id>"): Rule(WEB_LOGIN),
@@ -315,7 +316,7 @@ def _build_world(services, app) -> World:
                     "object_type": "report", "object_id": report, "filename": "does-not-exist.css",
                     "request_id": it_mfc, "report_id": report, "amendment_id": amendment, "attachment_id": att,
                     "a": 1, "b": 1, "email_id": 999_999, "token": "not-a-password-link",
-                    "name": "swagger-ui.css"}
+                    "name": "swagger-ui.css", "fmt": "xlsx"}
     world.victim_token = victim_token
     return world
 

@@ -112,6 +112,8 @@ PAGES: dict[str, Page] = {
     # The empty form is shown to everyone in the program (it names only the program's departments);
     # creating is refused by role on POST (see FORMS).
     "/requests/new": Page(SCOPED, item="program"),
+    # The list as a file (CSV here: its text is checked like the page's): the caller's rows only.
+    "/requests/export.<fmt>": Page(SIGNED_IN, lists=True, queries=("", "?box=in", "?q=Секрет", "?state=sent")),
     "/requests/<int:request_id>": Page(SCOPED, item="request"),
     "/requests/<int:request_id>/attachments/<int:attachment_id>": Page(SCOPED, item="attachment", download=True),
     "/reports": Page(SIGNED_IN, lists=True),
@@ -376,7 +378,7 @@ def _build_world(services, app) -> World:
         "token": [Item("victim_token", {"token_id": admin_ids["token_id"]}, EVERYONE)],
         "email": [Item("failed_email", {"email_id": admin_ids["email_id"]}, EVERYONE)],
     }
-    params = {"slug": SLUG, "a": 1, "b": 1, "filename": "webui/app.css", **admin_ids}
+    params = {"slug": SLUG, "a": 1, "b": 1, "filename": "webui/app.css", "fmt": "csv", **admin_ids}
     return World(items=items, params=params,
                  ids={"req_mfc": req_mfc, "req_fin": req_fin, "report": report, "amendment": amendment})
 
@@ -466,7 +468,7 @@ def _check_page(world: World, b: Browser, path: str, page: Page, failures: list[
                 continue
             checked += 1
             status, where = r.status_code, f"GET {url} as {who}: {r.status_code}"
-            body = r.get_data(as_text=True) if r.mimetype == "text/html" else ""
+            body = r.get_data(as_text=True) if r.mimetype in ("text/html", "text/csv") else ""
             if status >= 500:
                 failures.append(f"{where} — server error")
                 continue
@@ -498,7 +500,7 @@ def _check_page(world: World, b: Browser, path: str, page: Page, failures: list[
             if status != expected:
                 failures.append(f"{where} — expected {expected}")
                 continue
-            if page.lists and url == "/requests":
+            if page.lists and url in ("/requests", "/requests/export.csv"):
                 for secret in _secrets_shown_to(world, who):
                     if secret not in body:
                         failures.append(f"{where} — misses «{secret}», which the caller may see")

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+from io import BytesIO
 
 from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from services import attachments, information_requests as ir, lists
+from services import attachments, information_requests as ir, list_export, lists
+from services.adapters.formatting import format_number
 from services.adapters.mail import failed_emails
 from services.answer_forms import FIELD_TYPES
 from services.models.registry import User
@@ -14,7 +16,7 @@ from services.models.requests import Attachment
 from services.web.pages import svg
 from services.web.fields import ID, Number
 from services.web.pages.common import (
-    actor, bp, flash_refusal, form_errors, login_required, refusal_text, run_action, services,
+    actor, bp, flash_refusal, form_errors, login_required, not_found, refusal_text, run_action, services,
     shows_form_errors,
 )
 from services.web.pages.lists import department_names, list_page, programs_visible
@@ -28,24 +30,75 @@ TYPE_LABELS = {"decimal": "Число", "integer": "Целое число", "tex
 
 # --- list ----------------------------------------------------------------------------
 
+def _list_query() -> tuple[lists.RequestQuery, dict[str, list[str]]]:
+    """The list's filters from the URL; a value no form offers is named back (422), not ignored."""
+    errors: dict[str, list[str]] = {}
+    state, box, sort = (request.args.get(k, "") for k in ("state", "box", "sort"))
+    if state and state not in ir.WORKFLOW.states:
+        errors["state"] = ["Нет такого состояния."]
+    if box and box not in ("in", "out"):
+        errors["box"] = ["Допустимо: входящие или исходящие."]
+    if sort and sort not in lists.REQUEST_SORTS:
+        errors["sort"] = ["Нет такого порядка."]
+    query = lists.RequestQuery(q=request.args.get("q", "").strip(),
+                               state=state if state and "state" not in errors else None,
+                               box=box if box and "box" not in errors else None,
+                               overdue=True if request.args.get("overdue") == "1" else None,
+                               sort=sort if sort and "sort" not in errors else "new")
+    return query, errors
+
+
 @bp.route("/requests")
 @login_required
 def requests_list():
     svc = services()
-    q = request.args.get("q", "").strip()
-    state = request.args.get("state", "")
-    box = request.args.get("box", "")
-    sort = request.args.get("sort", "")
+    query, errors = _list_query()
     with svc.uow() as uow:
-        query = lists.RequestQuery(q=q, state=state if state in ir.WORKFLOW.states else None,
-                                   box=box if box in ("in", "out") else None,
-                                   overdue=True if request.args.get("overdue") == "1" else None,
-                                   sort=sort if sort in lists.REQUEST_SORTS else "new")
         page = list_page(lambda f: lists.request_page(uow.session, actor(), f, now=svc.now()), query)
         names = department_names(uow.session)
-        return render_template("webui/requests_list.html", page=page, q=q, state=state, box=box, sort=query.sort,
-                               states=STATE_CHOICES, names=names, overdue=request.args.get("overdue") == "1",
-                               is_overdue=ir.is_request_overdue, can_create=actor().has_role(*ir.CREATOR_ROLES))
+        args = {k: v for k, v in request.args.items() if k != "page" and k not in errors and v}
+        return render_template("webui/requests_list.html", page=page, q=query.q, state=query.state or "",
+                               box=query.box or "", sort=query.sort, errors=errors, export_args=args,
+                               states=STATE_CHOICES, names=names, overdue=bool(query.overdue),
+                               is_overdue=ir.is_request_overdue, can_create=actor().has_role(*ir.CREATOR_ROLES)
+                               ), 422 if errors else 200
+
+
+REQUEST_COLUMNS = (
+    list_export.Column("№", lambda r: r.id, 8),
+    list_export.Column("Тема", lambda r: r.thread.subject, 50),
+    list_export.Column("От кого", lambda r: r.thread.requester_department.name, 40),
+    list_export.Column("Кому", lambda r: r.department.name, 40),
+    list_export.Column("Состояние", lambda r: ir.WORKFLOW.state_labels.get(r.state, r.state), 22),
+    list_export.Column("Направлен", lambda r: r.sent_at, 18),
+    list_export.Column("Срок", lambda r: r.due_date, 12),
+    list_export.Column("Просрочен", lambda r: "да" if ir.is_request_overdue(r) else "", 10),
+)
+
+
+EXPORT_MAX_ROWS = 10_000  # a file a spreadsheet opens at once; past it, a narrower filter
+
+
+@bp.route("/requests/export.<fmt>")
+@login_required
+def requests_export(fmt: str):
+    """Exactly the rows of the filtered list, every page of it."""
+    if fmt not in list_export.FORMATS:
+        not_found()
+    svc = services()
+    query, errors = _list_query()
+    if errors:
+        return requests_list()
+    query.page, query.per_page = 1, EXPORT_MAX_ROWS + 1
+    with svc.uow() as uow:
+        rows = list(lists.request_page(uow.session, actor(), query, now=svc.now(), count_limit=0).items)
+        if len(rows) > EXPORT_MAX_ROWS:
+            flash(f"В выгрузке не больше {format_number(EXPORT_MAX_ROWS)} строк: уточните отбор.", "error")
+            return redirect(url_for("webui.requests_list", **request.args))
+        exported = list_export.export_list("zaprosy", "Запросы", REQUEST_COLUMNS, rows, fmt, tz=svc.tz,
+                                           on=svc.now().astimezone(svc.tz).date())
+    return send_file(BytesIO(exported.body), mimetype=exported.mimetype, as_attachment=True,
+                     download_name=exported.filename)
 
 
 # --- create ----------------------------------------------------------------------------
