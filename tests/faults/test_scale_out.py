@@ -52,6 +52,8 @@ NODES = 2
 LIFECYCLES = 40
 OVERDUE = 6
 CLIENT_THREADS = 4
+# Seconds the overdue rows are held once due: more than two sweep intervals of each beat.
+HOLD = 5.0
 BUDGET = 110.0  # seconds for the whole test, start-up to shutdown
 # An overdue request's send: 2 MFC users.
 EMAILS_PER_SEND = 2
@@ -172,19 +174,29 @@ def _lifecycle(ports: list[int], tokens: dict, n: int) -> int:
     return rid
 
 
-def _make_overdue(services, ids: list[int]) -> set[int]:
-    """Past due, and every pending reminder step of theirs due now; returns those steps' ids."""
-    now = utcnow()
+def _make_overdue(services, ids: list[int], at) -> set[int]:
+    """Past due at ``at``, with every pending reminder step of theirs due then; returns those steps' ids."""
     with services.uow() as uow:
         s = uow.session
-        s.execute(update(InformationRequest).where(InformationRequest.id.in_(ids))
-                  .values(due_at=now - timedelta(hours=1)))
+        s.execute(update(InformationRequest).where(InformationRequest.id.in_(ids)).values(due_at=at))
         steps = set(s.execute(select(ReminderStep.id).where(
             ReminderStep.item_kind == "information_request", ReminderStep.item_id.in_(ids),
             ReminderStep.state == "pending")).scalars())
-        s.execute(update(ReminderStep).where(ReminderStep.id.in_(steps)).values(fire_at=now - timedelta(minutes=1)))
+        s.execute(update(ReminderStep).where(ReminderStep.id.in_(steps)).values(fire_at=at))
         uow.commit()
     return steps
+
+
+def _hold(services, ids: list[int], steps: set[int]):
+    """A transaction holding the overdue rows, so the sweeps that come while it is open meet at them.
+
+    A sweep that takes its rows with SKIP LOCKED passes them by; one that did not would wait on the
+    lock and, when it is released, every waiting sweep would fire the same steps.
+    """
+    session = services.session_factory()
+    session.execute(select(ReminderStep.id).where(ReminderStep.id.in_(steps)).with_for_update())
+    session.execute(select(InformationRequest.id).where(InformationRequest.id.in_(ids)).with_for_update())
+    return session
 
 
 def test_two_web_two_worker_nodes_and_two_beats_lose_nothing_and_do_nothing_twice(
@@ -234,6 +246,7 @@ def test_two_web_two_worker_nodes_and_two_beats_lose_nothing_and_do_nothing_twic
 
     done: list[int] = []
     failures: list[BaseException] = []
+    hold = None
     try:
         for n in nodes:
             n.start()
@@ -245,8 +258,12 @@ def test_two_web_two_worker_nodes_and_two_beats_lose_nothing_and_do_nothing_twic
         assert all(n.alive() for n in nodes), "a node exited at start-up\n" + diagnostics()
 
         overdue = [_create(ports[i % NODES], tokens["it"], f"Просрочен {i}") for i in range(OVERDUE)]
-        due_steps = _make_overdue(services, overdue)
+        # Due in 2 s, and held from now until 2 + HOLD s: every sweep in that window (both beats' sweeps,
+        # on both worker nodes) meets the same due rows at once.
+        due_steps = _make_overdue(services, overdue, utcnow() + timedelta(seconds=2))
         assert due_steps, "the overdue requests have no reminder steps to fire"
+        hold = _hold(services, overdue, due_steps)
+        hold_until = time.monotonic() + 2 + HOLD
 
         work = iter(range(LIFECYCLES))
         lock = threading.Lock()
@@ -267,6 +284,8 @@ def test_two_web_two_worker_nodes_and_two_beats_lose_nothing_and_do_nothing_twic
         threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENT_THREADS)]
         for t in threads:
             t.start()
+        time.sleep(max(0.0, hold_until - time.monotonic()))
+        hold.rollback()
         for t in threads:
             t.join(left())
         assert not failures, failures
@@ -288,6 +307,8 @@ def test_two_web_two_worker_nodes_and_two_beats_lose_nothing_and_do_nothing_twic
         wait_settled(services, "events and mail after more rounds\n" + diagnostics(), timeout=min(20.0, left()))
         assert all(n.alive() for n in nodes), "a node died\n" + diagnostics()
     finally:
+        if hold is not None:
+            hold.close()
         for n in reversed(nodes):
             n.stop()
     assert all(n.proc is None or n.proc.returncode is not None for n in nodes)
