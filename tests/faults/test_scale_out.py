@@ -343,9 +343,12 @@ def test_two_web_two_worker_nodes_and_two_beats_lose_nothing_and_do_nothing_twic
     handled = {w.name: logs[w.name].count("Task interdept.handle_event[") for w in workers}
     sweeps = {w.name: logs[w.name].count("Task interdept.sweep_deadlines[") for w in workers}
     republished = Counter(count for _, _, count in events)
+    # Not asserted, reported: the audit key lives in a node's var dir (README, Scaling out), so a worker
+    # node without it refuses to seal.
+    refused = {w.name: logs[w.name].count("audit sealing refused") for w in workers}
     print(f"\nscale-out: {LIFECYCLES} lifecycles + {OVERDUE} overdue, {len(events)} events, "
           f"{EMAILS_PER_LIFECYCLE * LIFECYCLES + EMAILS_PER_SEND * OVERDUE + len(reminder_rows)} emails "
           f"({len(reminder_rows)} reminders for {len(due_steps)} steps); sweeps run {sweep_runs}; "
           f"handle_event log lines per worker {handled}; sweep log lines per worker {sweeps}; "
-          f"publish counts {dict(republished)}; {time.monotonic() - started:.1f} s")
+          f"publish counts {dict(republished)}; audit sealing refused per worker {refused}; {time.monotonic() - started:.1f} s")
     services.dispose()
