@@ -65,6 +65,8 @@ class Settings:
     # publication is published again by the relay.
     outbox_republish_after: int = 30
     relay_interval: float = 10.0
+    # How often beat runs the deadline sweep (missed deadlines and due reminder steps).
+    sweep_interval: float = 60.0
     mail_retry_for: int = 24 * 3600
     # An email left 'sending' this long after its claim was last renewed (a killed worker's) is sent
     # again by the mail relay; beat runs the relay every relay_interval, so it goes within a minute.
@@ -121,6 +123,7 @@ class Settings:
             base_url=(env.get("INTERDEPT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             outbox_republish_after=_int(env, "INTERDEPT_OUTBOX_REPUBLISH_AFTER", 30),
             relay_interval=float(_int(env, "INTERDEPT_RELAY_INTERVAL", 10)),
+            sweep_interval=float(_int(env, "INTERDEPT_SWEEP_INTERVAL", 60)),
             mail_retry_for=_int(env, "INTERDEPT_MAIL_RETRY_FOR", 24 * 3600),
             mail_stuck_after=_int(env, "INTERDEPT_MAIL_STUCK_AFTER", 45),
             password_link_hours=_int(env, "INTERDEPT_PASSWORD_LINK_HOURS", 72),

@@ -17,7 +17,7 @@ def create_celery(settings: Settings) -> Celery:
             "outbox-relay": {"task": "interdept.relay_outbox", "schedule": settings.relay_interval},
             # With mail_stuck_after (45 s), a killed worker's unsent mail goes out within a minute.
             "mail-relay": {"task": "interdept.relay_mail", "schedule": settings.relay_interval},
-            "deadline-sweep": {"task": "interdept.sweep_deadlines", "schedule": 60.0},
+            "deadline-sweep": {"task": "interdept.sweep_deadlines", "schedule": settings.sweep_interval},
             "audit-seal": {"task": "interdept.seal_audit", "schedule": 15.0},
             "report-schedule": {"task": "interdept.schedule_reports", "schedule": 3600.0},
         },

@@ -102,3 +102,16 @@ def test_seed_creates_demo_users_only_with_interdept_demo(tmp_path):
     demo = runner.invoke(main, ["seed", "--no-reports"], env={**env, "INTERDEPT_DEMO": "1"})
     assert demo.exit_code == 0, demo.output
     assert "admin@kotovsk.example" in demo.output
+
+
+def test_web_and_worker_can_be_scaled_out():
+    """`docker compose up --scale web=3 --scale worker=4`: no pinned container name or host name, and web
+    publishes a range of host ports (one fixed host port would stop a second web container)."""
+    for name in ("web", "worker"):
+        service = COMPOSE["services"][name]
+        assert "container_name" not in service and "hostname" not in service, name
+    for mapping in COMPOSE["services"]["web"].get("ports", []):
+        resolved = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(mapping))  # the default of ${VAR:-default}
+        host = resolved.rsplit(":", 1)[0]
+        assert re.fullmatch(r"([\d.]+:)?\d+-\d+", host), f"web publishes one fixed host port: {mapping!r}"
+    assert "container_name" not in COMPOSE["services"]["beat"]
