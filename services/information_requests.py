@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, or_, select
 
-from services import reminders, transitions
+from services import registration, reminders, transitions
 from services.answer_forms import validate_answer, validate_form
 from services.models.base import utcnow
 from services.models.registry import Department, User
@@ -217,6 +217,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
 
     if event == "send":
         req.sent_at = now
+        registration.register_copy(uow, services, req, now)
     elif event == "answer":
         req.answered_at = now
         req.pauses = [*req.pauses, {"started": now.isoformat(), "ended": None}]

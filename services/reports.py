@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timezone
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from services import reminders, transitions
+from services import registration, reminders, transitions
 from services.information_requests import NewRequest, create_request, is_request_overdue, latest_answer
 from services.models.base import utcnow
 from services.models.registry import IndicatorActual, Program, ProgramVersion
@@ -393,6 +393,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, report: Report, event: str, c
     if event in ("submit", "resubmit"):
         report.note = machine_data["note"].strip()
         report.submitted_at = now
+        registration.register_item(uow, services, report, loaded.passport.executor, now)
         number = (uow.session.execute(select(func.max(ReportRevision.number))
                                       .where(ReportRevision.report_id == report.id)).scalar() or 0) + 1
         uow.session.add(ReportRevision(report_id=report.id, number=number, content=assemble(uow.session, report),
