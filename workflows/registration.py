@@ -109,7 +109,7 @@ def parse_prefixes(data) -> dict[str, str]:
 
 def default_prefix(code: str) -> str:
     """A department without a configured prefix: its code in capitals, letters and digits only."""
-    cleaned = re.sub(r"[^0-9A-Za-zА-Яа-я]", "", code or "").upper().replace("Ё", "Е")
+    cleaned = re.sub(r"[^0-9A-Za-zА-Яа-яЁё]", "", code or "").upper().replace("Ё", "Е")
     return (cleaned or "DEPT")[:16]
 
 
