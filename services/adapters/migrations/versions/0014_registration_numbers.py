@@ -14,7 +14,8 @@ import sqlalchemy as sa
 revision = "0014"
 down_revision = "0012"
 branch_labels = None
-depends_on = None
+# The amendments and reports tables come from 0002 and 0003 (branches of their own off 0001).
+depends_on = ("0002", "0003")
 
 TABLES = ("request_threads", "information_requests", "reports", "amendments")
 
