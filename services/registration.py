@@ -64,9 +64,13 @@ def register_copy(uow: UnitOfWork, services, req: InformationRequest, now: datet
         return  # sent before (e.g. withdrawn and sent again): the number stays
     session = uow.session
     # Lock the thread's row, so two of its copies sent at once do not both number the thread; the column
-    # read returns the value committed by whoever held the lock before.
+    # read returns the value committed by whoever held the lock before. FOR NO KEY UPDATE, not FOR UPDATE:
+    # each send's second UPDATE of its copy re-checks the copy's foreign key (PostgreSQL does for a row
+    # this transaction already wrote), holding FOR KEY SHARE on the thread, which FOR UPDATE would wait
+    # on in each of two concurrent sends: a deadlock.
     thread_number = session.execute(
-        select(RequestThread.registration_number).where(RequestThread.id == req.thread_id).with_for_update()
+        select(RequestThread.registration_number).where(RequestThread.id == req.thread_id)
+        .with_for_update(key_share=True)
     ).scalar_one()
     thread: RequestThread = req.thread
     if thread_number is None:
