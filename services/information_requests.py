@@ -195,6 +195,8 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
     payload: dict = {"thread_id": req.thread_id, "department": req.department.code}
     # Check who and when before looking at the data, so a refused caller learns nothing more.
     WORKFLOW.check(req, event, who)  # who and when before the data: a refused caller learns nothing more
+    if event == "send":
+        registration.lock_thread(uow, req)  # before any write (see there why)
     clock_before = _clock(req)
     if event == "answer":
         answer_data = validate_answer(req.thread.form, data)

@@ -57,21 +57,28 @@ def next_number(uow: UnitOfWork, services, department_code: str, now: datetime) 
     return numbering.template.render(numbering.prefix(department_code), local.year, seq), local
 
 
+def lock_thread(uow: UnitOfWork, req: InformationRequest) -> str | None:
+    """Lock the copy's thread row and read its number as committed.
+
+    So two of a thread's copies sent at once do not both number the thread. ``_fire`` calls this before
+    the send writes anything: once a transaction has updated its copy twice, PostgreSQL re-checks the
+    copy's foreign key on each further update and holds FOR KEY SHARE on the thread, and two sends each
+    holding that while waiting for the other's row lock deadlock. (FOR NO KEY UPDATE: the weakest lock
+    that excludes another send, and that lets others' foreign-key checks pass.)
+    """
+    return uow.session.execute(
+        select(RequestThread.registration_number).where(RequestThread.id == req.thread_id)
+        .with_for_update(key_share=True)
+    ).scalar_one()
+
+
 def register_copy(uow: UnitOfWork, services, req: InformationRequest, now: datetime) -> None:
     """Number a copy on its first send: the thread's number (taken now if this is the thread's first
     send) and the copy's position among the thread's copies."""
     if req.registration_number is not None:
         return  # sent before (e.g. withdrawn and sent again): the number stays
     session = uow.session
-    # Lock the thread's row, so two of its copies sent at once do not both number the thread; the column
-    # read returns the value committed by whoever held the lock before. FOR NO KEY UPDATE, not FOR UPDATE:
-    # each send's second UPDATE of its copy re-checks the copy's foreign key (PostgreSQL does for a row
-    # this transaction already wrote), holding FOR KEY SHARE on the thread, which FOR UPDATE would wait
-    # on in each of two concurrent sends: a deadlock.
-    thread_number = session.execute(
-        select(RequestThread.registration_number).where(RequestThread.id == req.thread_id)
-        .with_for_update(key_share=True)
-    ).scalar_one()
+    thread_number = lock_thread(uow, req)
     thread: RequestThread = req.thread
     if thread_number is None:
         thread_number, day = next_number(uow, services, thread.requester_department.code, now)
