@@ -53,6 +53,9 @@ class ReportSummaryOut(Schema):
     state = fields.String()
     state_label = fields.String()
     due_date = fields.String()
+    registration_number = fields.String(allow_none=True, metadata={
+        "description": "Регистрационный номер; присваивается при первом представлении (до этого null)"})
+    registration_date = fields.String(allow_none=True, metadata={"description": "Дата регистрации, ГГГГ-ММ-ДД"})
     due_at = fields.String()
     co_executor_due_date = fields.String()
     overdue = fields.Boolean()
@@ -105,6 +108,8 @@ def report_summary(session, actor, report) -> dict:
         "state": report.state,
         "state_label": rp.WORKFLOW.state_labels.get(report.state, report.state),
         "due_date": report.due_date.isoformat(),
+        "registration_number": report.registration_number,
+        "registration_date": report.registration_date.isoformat() if report.registration_date else None,
         "due_at": report.due_at.isoformat(),
         "co_executor_due_date": report.co_executor_due_date.isoformat(),
         "overdue": rp.is_overdue(report),
