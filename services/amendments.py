@@ -443,7 +443,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     names = {d.code: d.name for d in passport.departments}
     author = session.get(User, amendment.created_by_id) if amendment.created_by_id else None
     return ItemReminder(
-        title=f"Согласование проекта изменений №{amendment.id} (редакция {amendment.revision}) "
+        title=f"Согласование проекта изменений {registration.label(amendment)} (редакция {amendment.revision}) "
               f"программы «{amendment.program.title[:80]}»",
         url=f"{services.settings.base_url}/amendments/{amendment.id}",
         due_date=amendment.due_date,

@@ -316,7 +316,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     executor = load_version(session, req.thread.program.slug).passport.executor
     assignee = [req.assignee] if req.assignee else users_of(session, req.department_id)
     return ItemReminder(
-        title=f"Запрос №{req.id} «{req.thread.subject}» ({req.department.name})",
+        title=f"Запрос {registration.label(req)} «{req.thread.subject}» ({req.department.name})",
         url=f"{services.settings.base_url}/requests/{req.id}",
         due_date=req.due_date,
         explanation=deadline.explanation if deadline else "",

@@ -100,5 +100,6 @@ def register_item(uow: UnitOfWork, services, item, department_code: str, now: da
 
 
 def label(item) -> str:
-    """How an item is named to people: its registration number, or "№ id" before it has one."""
-    return item.registration_number or f"№ {item.id}"
+    """How an item is named to people: its registration number, or "№17" (its id) before it has one
+    (the pages' ``regnum`` filter says the same)."""
+    return item.registration_number or f"№{item.id}"

@@ -549,7 +549,8 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     executor = _passport(session, report).passport.executor
     kind = "Годовой отчёт" if report.kind == "annual" else "Ежеквартальный отчёт"
     return ItemReminder(
-        title=f"{kind} за {period_label(report)} ({report.program.title[:80]})",
+        title=f"{kind} за {period_label(report)}{' ' + report.registration_number if report.registration_number else ''}"
+              f" ({report.program.title[:80]})",
         url=f"{services.settings.base_url}/reports/{report.id}",
         due_date=report.due_date,
         explanation=f"Срок представления отчёта в отдел экономической политики — {format_date(report.due_date)} "
