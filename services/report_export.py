@@ -250,8 +250,9 @@ def export_report(session, actor, report_id: int, fmt: str) -> ExportedReport:
     """
     report = rp.get_visible(session, actor, report_id)
     content = rp.content_of(session, report)
-    if report.registration_number:  # in the title line of both forms: "... за 2016 год, рег. № ИТ-2026/00001 от 03.12.2026"
-        content = {**content, "period_label": f"{content['period_label']}, рег. № {report.registration_number} от {report.registration_date:%d.%m.%Y}"}
+    if report.registration_number:  # the title line of both forms: "… за 2016 год, рег. № ИТ-2026/00001 от 03.12.2026"
+        content = {**content, "period_label": f"{content['period_label']}, рег. № {report.registration_number} "
+                                              f"от {report.registration_date:%d.%m.%Y}"}
     label = rp.WORKFLOW.state_labels.get(report.state, report.state)
     name = f"report-{report.program.slug}-{report.period}.{fmt}"
     if fmt == "xlsx":

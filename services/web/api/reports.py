@@ -25,6 +25,8 @@ blp = Blueprint("reports", __name__, description="Отчёты о ходе ре�
 
 
 class ReportListQuery(PageQuery):
+    q = fields.String(load_default=None, validate=validate.Length(max=200), metadata={
+        "description": "Поиск: период, программа, состояние, регистрационный номер"})
     program = fields.String(load_default=None)
     period = fields.String(load_default=None)
     kind = fields.String(load_default=None, validate=validate.OneOf(("quarterly", "annual")))
@@ -144,7 +146,7 @@ def report_view(session, actor, report) -> dict:
 @blp.arguments(ReportListQuery, location="query")
 @blp.response(200, page_of(ReportSummaryOut))
 def list_(args):
-    """Report cycles, soonest deadline first; filters: program, period, kind, state, overdue."""
+    """Report cycles, soonest deadline first; filters: q, program, period, kind, state, overdue."""
     with current_services().uow() as uow:
         query = {k: v for k, v in args.items() if k != "page_size"}
         found = lists.report_page(uow.session, g.actor, lists.ReportQuery(**query, sort="due", per_page=args["page_size"]),
