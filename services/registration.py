@@ -16,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from config.registration import load_prefixes
 from services.adapters.unit_of_work import UnitOfWork
 from services.models.registration import RegistrationCounter
 from services.models.requests import InformationRequest, RequestThread
@@ -34,8 +35,6 @@ class Numbering:
 
 
 def load_numbering(settings) -> Numbering:
-    from config.registration import load_prefixes  # reference data, read once per process
-
     return Numbering(parse_template(settings.registration_template), load_prefixes())
 
 
