@@ -82,6 +82,8 @@ class Settings:
     # How many reverse proxies in front of the app may be believed about the caller's address
     # (X-Forwarded-For and friends); 0: forwarded headers are ignored.
     trusted_proxies: int = 0
+    # Registration numbers (workflows/registration.py): checked at start by services.bootstrap.
+    registration_template: str = "{department_prefix}-{year}/{seq:05d}"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -131,6 +133,7 @@ class Settings:
             log_format=_choice(env, "INTERDEPT_LOG_FORMAT", ("text", "json")),
             metrics_token=env.get("INTERDEPT_METRICS_TOKEN") or None,
             trusted_proxies=_int(env, "INTERDEPT_TRUSTED_PROXIES", 0),
+            registration_template=env.get("INTERDEPT_REGISTRATION_TEMPLATE") or "{department_prefix}-{year}/{seq:05d}",
         )
         values.update(overrides)
         return cls(**values)

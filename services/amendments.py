@@ -15,7 +15,7 @@ from datetime import datetime, time, timezone
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services import reminders, transitions
+from services import registration, reminders, transitions
 from services.models.amendments import Amendment, AmendmentReview, AmendmentRevision
 from services.models.base import utcnow
 from services.models.registry import Program, ProgramVersion, User
@@ -272,6 +272,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, amendment: Amendment, event: 
                 "changes": amendment.changes, "remarks": payload["remarks"]}, actor=actor)
     elif event == "submit_for_review":
         _start_review_clock(services, amendment, now)
+        registration.register_item(uow, services, amendment, passport.executor, now)
     elif event == "revise":
         amendment.changes, amendment.justification = new_changes, new_just.strip()
         amendment.revision += 1
@@ -442,7 +443,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     names = {d.code: d.name for d in passport.departments}
     author = session.get(User, amendment.created_by_id) if amendment.created_by_id else None
     return ItemReminder(
-        title=f"Согласование проекта изменений №{amendment.id} (редакция {amendment.revision}) "
+        title=f"Согласование проекта изменений {registration.label(amendment)} (редакция {amendment.revision}) "
               f"программы «{amendment.program.title[:80]}»",
         url=f"{services.settings.base_url}/amendments/{amendment.id}",
         due_date=amendment.due_date,

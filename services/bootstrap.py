@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from config.calendar import get_production_calendar
 from config.settings import Settings
-from services import amendments, information_requests, reports
+from services import amendments, information_requests, registration, reports
 from services.adapters.broker import CeleryPublisher
 from services.adapters.db import make_engine, make_session_factory
 from services.adapters.mailers import FileMailer, SmtpMailer
@@ -70,6 +70,11 @@ class Services:
         return ZoneInfo(self.settings.timezone)
 
     @cached_property
+    def registration(self) -> registration.Numbering:
+        """The registration-number template and prefixes (checked in ``bootstrap``)."""
+        return registration.load_numbering(self.settings)
+
+    @cached_property
     def calendar(self):
         return get_production_calendar()
 
@@ -94,6 +99,7 @@ def bootstrap(settings: Settings | None = None, *, publisher=None, mailer=None, 
         session_factory=make_session_factory(engine),
         mailer=mailer or make_mailer(settings),
     )
+    services.registration  # a bad template or prefix file stops the start, naming what is wrong
     if publisher is not None:
         services.publisher = publisher
     elif eager:

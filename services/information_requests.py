@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, or_, select
 
-from services import reminders, transitions
+from services import registration, reminders, transitions
 from services.answer_forms import validate_answer, validate_form
 from services.models.base import utcnow
 from services.models.registry import Department, User
@@ -195,6 +195,8 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
     payload: dict = {"thread_id": req.thread_id, "department": req.department.code}
     # Check who and when before looking at the data, so a refused caller learns nothing more.
     WORKFLOW.check(req, event, who)  # who and when before the data: a refused caller learns nothing more
+    if event == "send":
+        registration.lock_thread(uow, req)  # before any write (see there why)
     clock_before = _clock(req)
     if event == "answer":
         answer_data = validate_answer(req.thread.form, data)
@@ -217,6 +219,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
 
     if event == "send":
         req.sent_at = now
+        registration.register_copy(uow, services, req, now)
     elif event == "answer":
         req.answered_at = now
         req.pauses = [*req.pauses, {"started": now.isoformat(), "ended": None}]
@@ -313,7 +316,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     executor = load_version(session, req.thread.program.slug).passport.executor
     assignee = [req.assignee] if req.assignee else users_of(session, req.department_id)
     return ItemReminder(
-        title=f"Запрос №{req.id} «{req.thread.subject}» ({req.department.name})",
+        title=f"Запрос {registration.label(req)} «{req.thread.subject}» ({req.department.name})",
         url=f"{services.settings.base_url}/requests/{req.id}",
         due_date=req.due_date,
         explanation=deadline.explanation if deadline else "",

@@ -9,7 +9,9 @@ written as a WHERE clause, so nothing is dropped and nothing extra shown.
 
 Search: every word of the query must occur (as a substring, ignoring case, "ё" read as "е") in one of
 the row's texts: the subject and body (justification and resolution number), a department's or
-program's name, the state's label; a number finds the item with that number. The free texts are
+program's name, the state's label, the registration number; a number finds the item with that number.
+Registration numbers are written in upper case (``workflows.registration``), so the word, upper-cased,
+is matched as a substring of the number on both databases (a thread's number finds all its copies). The free texts are
 matched in a normalised column kept on write (``services.models.search``), with a trigram GIN index
 on PostgreSQL; names and labels are few, so the words are matched against them here and become
 ``IN (...)`` lists.
@@ -36,6 +38,7 @@ from services.registry import load_version
 from workflows.core import Actor
 from workflows.information_request import AWAITING_ADDRESSEE
 from workflows.passport_parser import parse_passport
+from workflows.registration import search_form
 from workflows.report import NOT_SUBMITTED
 
 COUNT_LIMIT = 10_000
@@ -156,7 +159,8 @@ def request_conditions(session, actor: Actor, f: RequestQuery, now: datetime) ->
     found = words(f.q)
     departments = _department_ids(session) if found else {}
     for word in found:
-        match = [_like(RequestThread.search_text, word)]
+        match = [_like(RequestThread.search_text, word),
+                 _like(InformationRequest.registration_number, search_form(word))]
         dept_ids = [i for i, name in departments.items() if word in search_key(name)]
         if dept_ids:
             match += [InformationRequest.department_id.in_(dept_ids),
@@ -280,7 +284,8 @@ def report_conditions(session, actor: Actor, f: ReportQuery, now: datetime) -> l
     programs = dict(session.execute(select(Program.id, Program.title + literal(" ") + Program.slug)).all()) \
         if found else {}
     for word in found:
-        match = [_like(func.lower(Report.period), word), _like(_period_label_sql(), word)]
+        match = [_like(func.lower(Report.period), word), _like(_period_label_sql(), word),
+                 _like(Report.registration_number, search_form(word))]
         program_ids = [i for i, text in programs.items() if word in search_key(text)]
         if program_ids:
             match.append(Report.program_id.in_(program_ids))
@@ -337,7 +342,7 @@ def amendment_conditions(session, actor: Actor, f: AmendmentQuery) -> list:
     found = words(f.q)
     programs = dict(session.execute(select(Program.id, Program.title)).all()) if found else {}
     for word in found:
-        match = [_like(Amendment.search_text, word)]
+        match = [_like(Amendment.search_text, word), _like(Amendment.registration_number, search_form(word))]
         program_ids = [i for i, title in programs.items() if word in search_key(title)]
         if program_ids:
             match.append(Amendment.program_id.in_(program_ids))

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from services import reports as rp
 from services.adapters.formatting import (
-    NOTHING, format_amount, format_date_long, format_datetime, format_number, format_percent,
+    NOTHING, format_amount, format_date, format_date_long, format_datetime, format_number, format_percent,
 )
 from services.models.registry import Department, User
 from services.models.workflow import TransitionRecord
@@ -478,12 +478,15 @@ def export_report(session, actor, report_id: int, fmt: str, *, tz: tzinfo | None
     report = rp.get_visible(session, actor, report_id)
     when = now or datetime.now(timezone.utc)
     content = rp.content_of(session, report, tz=tz or timezone.utc, today=when.astimezone(tz or timezone.utc).date())
+    if report.registration_number:  # the title line of both forms: "… за 2016 год, рег. № ИТ-2026/00001 от 03.12.2026"
+        content = {**content, "period_label": f"{content['period_label']}, рег. № {report.registration_number} "
+                                              f"от {format_date(report.registration_date)}"}
     passport = rp.version_in_force(session, report.program, rp.period_bounds(report)[1]).passport
     names = department_names(session, passport)
     context = FormContext(
         state_label=rp.WORKFLOW.state_labels.get(report.state, report.state),
         executor=names.get(passport.executor, passport.executor), departments=names,
-        acceptance=_acceptance(session, report, names), formed_at=now or datetime.now(timezone.utc), tz=tz)
+        acceptance=_acceptance(session, report, names), formed_at=when, tz=tz)
     name = f"report-{report.program.slug}-{report.period}.{fmt}"
     if fmt == "xlsx":
         return ExportedReport(name, XLSX_TYPE, build_xlsx(content, context=context))

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from services import reminders, transitions
+from services import registration, reminders, transitions
 from services.information_requests import NewRequest, create_request, is_request_overdue, latest_answer
 from services.models.base import utcnow
 from services.models.registry import IndicatorActual, Program, ProgramVersion
@@ -429,6 +429,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, report: Report, event: str, c
     if event in ("submit", "resubmit"):
         report.note = machine_data["note"].strip()
         report.submitted_at = now
+        registration.register_item(uow, services, report, loaded.passport.executor, now)
         number = (uow.session.execute(select(func.max(ReportRevision.number))
                                       .where(ReportRevision.report_id == report.id)).scalar() or 0) + 1
         uow.session.add(ReportRevision(report_id=report.id, number=number, content=assemble(uow.session, report, **_clock(services)),
@@ -584,7 +585,8 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     executor = _passport(session, report).passport.executor
     kind = "Годовой отчёт" if report.kind == "annual" else "Ежеквартальный отчёт"
     return ItemReminder(
-        title=f"{kind} за {period_label(report)} ({report.program.title[:80]})",
+        title=f"{kind} за {period_label(report)}{' ' + report.registration_number if report.registration_number else ''}"
+              f" ({report.program.title[:80]})",
         url=f"{services.settings.base_url}/reports/{report.id}",
         due_date=report.due_date,
         explanation=f"Срок представления отчёта в отдел экономической политики — {format_date(report.due_date)} "

@@ -32,6 +32,9 @@ class Amendment(Base):
     changes: Mapped[dict] = mapped_column(JSON, default=dict)
     review_working_days: Mapped[int] = mapped_column(Integer, default=10)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Registration number and (local) date, given when first submitted for review, from the executor's counter (services.registration).
+    registration_number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    registration_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     adopted_version: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -34,6 +34,9 @@ class Report(Base):
     inputs: Mapped[dict] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Registration number and (local) date, given when first submitted, from the executor's counter (services.registration).
+    registration_number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    registration_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Reminder marks, so each reminder goes once.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -29,6 +29,9 @@ class RequestThread(Base):
     form: Mapped[list] = mapped_column(JSON, default=list)
     working_days: Mapped[int] = mapped_column(Integer)
     origin: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Registration number and (local) date, given when its first copy is sent; copies add "/n" (services.registration).
+    registration_number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    registration_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # search_key(subject, body), kept by the listener below on every ORM write.
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -61,6 +64,9 @@ class InformationRequest(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     working_days: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Registration number and (local) date, given when first sent: the thread's number + "/n" (services.registration).
+    registration_number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    registration_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Bumped whenever the deadline moves, so "once per deadline" has a key.

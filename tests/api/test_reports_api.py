@@ -358,7 +358,11 @@ def test_xlsx_matches_the_report_cell_by_cell(services, tokens, as_user):
     assert wb.sheetnames == ["Отчёт", "Показатели", "Финансирование", "Мероприятия", "Оценка эффективности"]
     ws = wb["Отчёт"]
     assert ws["A1"].value == view["content"]["program"]["title"]
-    assert ws["A2"].value == "Годовой отчёт о ходе реализации за 2016 год"
+    # The title line names the report by its registration number (given at submit) and date.
+    reg_day = date.fromisoformat(view["registration_date"])
+    assert view["registration_number"]
+    assert ws["A2"].value == (f"Годовой отчёт о ходе реализации за 2016 год, рег. № {view['registration_number']} "
+                              f"от {reg_day:%d.%m.%Y}")
     assert ws["A7"].value == "Пояснительная записка к годовому отчёту"
 
     def num(v):

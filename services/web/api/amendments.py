@@ -67,6 +67,9 @@ class AmendmentOut(Schema):
     allowed_events = fields.List(fields.String())
     review_working_days = fields.Integer(allow_none=True)
     submitted_at = fields.String(allow_none=True)
+    registration_number = fields.String(allow_none=True, metadata={
+        "description": "Регистрационный номер; присваивается при первой передаче на согласование (до этого null)"})
+    registration_date = fields.String(allow_none=True, metadata={"description": "Дата регистрации, ГГГГ-ММ-ДД"})
     due_date = fields.String(allow_none=True)
     due_at = fields.String(allow_none=True)
     adopted_version = fields.Integer(allow_none=True)
@@ -141,6 +144,8 @@ def amendment_view(session, actor, a, *, full: bool = True, report: dict | None 
         "allowed_events": am.WORKFLOW.allowed_events(a, am.parties(actor, passport)),
         "review_working_days": a.review_working_days,
         "submitted_at": a.submitted_at.isoformat() if a.submitted_at else None,
+        "registration_number": a.registration_number,
+        "registration_date": a.registration_date.isoformat() if a.registration_date else None,
         "due_date": a.due_date.isoformat() if a.due_date else None,
         "due_at": a.due_at.isoformat() if a.due_at else None,
         "adopted_version": a.adopted_version,

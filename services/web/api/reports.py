@@ -25,6 +25,8 @@ blp = Blueprint("reports", __name__, description="Отчёты о ходе ре�
 
 
 class ReportListQuery(PageQuery):
+    q = fields.String(load_default=None, validate=validate.Length(max=200), metadata={
+        "description": "Поиск: период, программа, состояние, регистрационный номер"})
     program = fields.String(load_default=None)
     period = fields.String(load_default=None)
     kind = fields.String(load_default=None, validate=validate.OneOf(("quarterly", "annual")))
@@ -53,6 +55,9 @@ class ReportSummaryOut(Schema):
     state = fields.String()
     state_label = fields.String()
     due_date = fields.String()
+    registration_number = fields.String(allow_none=True, metadata={
+        "description": "Регистрационный номер; присваивается при первом представлении (до этого null)"})
+    registration_date = fields.String(allow_none=True, metadata={"description": "Дата регистрации, ГГГГ-ММ-ДД"})
     due_at = fields.String()
     co_executor_due_date = fields.String()
     overdue = fields.Boolean()
@@ -105,6 +110,8 @@ def report_summary(session, actor, report) -> dict:
         "state": report.state,
         "state_label": rp.WORKFLOW.state_labels.get(report.state, report.state),
         "due_date": report.due_date.isoformat(),
+        "registration_number": report.registration_number,
+        "registration_date": report.registration_date.isoformat() if report.registration_date else None,
         "due_at": report.due_at.isoformat(),
         "co_executor_due_date": report.co_executor_due_date.isoformat(),
         "overdue": rp.is_overdue(report),
@@ -140,7 +147,7 @@ def report_view(session, actor, report) -> dict:
 @blp.arguments(ReportListQuery, location="query")
 @blp.response(200, page_of(ReportSummaryOut))
 def list_(args):
-    """Report cycles, soonest deadline first; filters: program, period, kind, state, overdue."""
+    """Report cycles, soonest deadline first; filters: q, program, period, kind, state, overdue."""
     with current_services().uow() as uow:
         query = {k: v for k, v in args.items() if k != "page_size"}
         found = lists.report_page(uow.session, g.actor, lists.ReportQuery(**query, sort="due", per_page=args["page_size"]),

@@ -65,6 +65,9 @@ class RequestOut(Schema):
     state_label = fields.String()
     working_days = fields.Integer(allow_none=True)
     sent_at = fields.String(allow_none=True)
+    registration_number = fields.String(allow_none=True, metadata={
+        "description": "Регистрационный номер; присваивается при первой отправке: номер запроса и номер экземпляра, например ИТ-2026/00017/2 (до этого null)"})
+    registration_date = fields.String(allow_none=True, metadata={"description": "Дата регистрации, ГГГГ-ММ-ДД"})
     due_date = fields.String(allow_none=True)
     due_at = fields.String(allow_none=True)
     overdue = fields.Boolean()

@@ -36,6 +36,8 @@ def request_view(services, session, actor, req, *, fresh: bool = False) -> dict:
         "state_label": ir.WORKFLOW.state_labels.get(req.state, req.state),
         "working_days": req.working_days,
         "sent_at": req.sent_at.isoformat() if req.sent_at else None,
+        "registration_number": req.registration_number,
+        "registration_date": req.registration_date.isoformat() if req.registration_date else None,
         "due_date": req.due_date.isoformat() if req.due_date else None,
         "due_at": req.due_at.isoformat() if req.due_at else None,
         "overdue": ir.is_request_overdue(req, services.now()),

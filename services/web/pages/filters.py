@@ -51,7 +51,13 @@ def _labels(workflow):
     return lambda state: workflow.state_labels.get(state, state)
 
 
+def registration_label(item) -> str:
+    """An item as people quote it: its registration number, or "№ 17" (its id) before it has one."""
+    return item.registration_number or f"№{item.id}"
+
+
 def register(app: Flask) -> None:
+    app.add_template_filter(registration_label, "regnum")
     app.add_template_filter(_labels(INFORMATION_REQUEST), "state_label")
     app.add_template_filter(_labels(REPORT), "report_state_label")
     app.add_template_filter(_labels(AMENDMENT), "amendment_state_label")
