@@ -45,8 +45,12 @@ def fire(svc, actor, rid, event, comment="", data=None):
         uow.commit()
 
 
-@pytest.fixture
-def history(svc, actors, clock):
+def build_history(svc, actors) -> dict[str, int]:
+    """The history above, acted at its instants; leaves the clock at Mon 21.03.2016 10:00."""
+
+    def clock(moment):
+        svc.clock = lambda: moment
+
     it, mfc = actors["it"], actors["mfc_staff"]
     ids = {}
     clock(at(2016, 2, 26))
@@ -74,6 +78,11 @@ def history(svc, actors, clock):
     ids["F"] = create(svc, it, subject="Е: срок не истёк")
     clock(at(2016, 3, 21))
     return ids
+
+
+@pytest.fixture
+def history(svc, actors):
+    return build_history(svc, actors)
 
 
 def report(svc, actor, **kw):
