@@ -142,9 +142,9 @@ def build_pdf(view: DisciplineView, formed: str) -> bytes:
     def p(text, style=base):
         return Paragraph(escape(str(text)), style)
 
-    def table(header, rows, widths, numeric_from: int):
+    def table(header, rows, widths, numeric):
         body = [[p(c, th) for c in header]]
-        body += [[p(c, num if i >= numeric_from else base) for i, c in enumerate(row)] for row in rows]
+        body += [[p(c, num if i in numeric else base) for i, c in enumerate(row)] for row in rows]
         t = Table(body, colWidths=[w * mm for w in widths], repeatRows=1, hAlign="LEFT")
         t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
@@ -159,22 +159,23 @@ def build_pdf(view: DisciplineView, formed: str) -> bytes:
     story += [p("По подразделениям", head), table(
         ["Подразделение", *figure_header],
         [[_name(view, d.department), *_figure_texts(d.total)] for d in view.report.departments]
-        + [["Итого", *_figure_texts(view.report.total)]], [63, *widths], 1)]
+        + [["Итого", *_figure_texts(view.report.total)]], [63, *widths], range(1, 11))]
     monthly = [[_name(view, d.department), format_month(m), *_figure_texts(d.months[m])]
                for d in view.report.departments for m in view.report.months
                if d.months[m].received or d.months[m].withdrawn]
     if monthly:
         story += [p("По месяцам направления (месяцы без запросов не показаны)", head),
-                  table(["Подразделение", "Месяц", *figure_header], monthly, [45, 18, *widths], 2)]
+                  table(["Подразделение", "Месяц", *figure_header], monthly, [41, 22, *widths], range(2, 12))]
     behind = [i for i in view.items if i.outcome in (LATE, OVERDUE)]
     if behind:
+        # Dates and figures first, the long names after: a wrapped name never splits a number.
         story += [p("Ответы с опозданием и просроченные запросы", head), table(
-            ITEM_HEADER,
-            [[format_number(i.facts.item_id), _name(view, i.facts.department),
-              _name(view, view.requesters[i.facts.item_id]), view.subjects[i.facts.item_id],
-              format_date(i.facts.sent), format_date(i.facts.due), format_date(i.facts.answered),
-              OUTCOME_LABELS[i.outcome], format_number(i.delay), format_number(i.facts.extensions)]
-             for i in behind], [12, 40, 40, 66, 20, 20, 20, 22, 18, 15], 8)]
+            [ITEM_HEADER[i] for i in (0, 4, 5, 6, 7, 8, 9, 1, 2, 3)],
+            [[format_number(i.facts.item_id), format_date(i.facts.sent), format_date(i.facts.due),
+              format_date(i.facts.answered), OUTCOME_LABELS[i.outcome], format_number(i.delay),
+              format_number(i.facts.extensions), _name(view, i.facts.department),
+              _name(view, view.requesters[i.facts.item_id]), view.subjects[i.facts.item_id]]
+             for i in behind], [12, 24, 24, 24, 26, 20, 20, 40, 36, 47], (0, 5, 6))]
 
     def footer(canvas, _doc):
         canvas.setFont(font, 7)

@@ -132,6 +132,7 @@ def test_pdf_states_the_definition_and_the_figures(as_user, history, tmp_path):
     assert "Период: 01.01.2016 — 31.12.2016; состояние на 21.03.2016" in text
     assert "«В срок» — ответ дан не позже срока" in text
     assert "Итого 6 3 1 1 1 1 1 1 2,0 75,0 %" in text  # received, on time, late, overdue, open, ...
-    assert "Б: с опозданием" in text and "04.03.2016 10.03.2016 С опозданием 2" in text
-    assert "Г: просрочен" in text and "Просрочен 7" in text
+    assert "Б: с опозданием" in text and f"{history['B']} 26.02.2016 04.03.2016 10.03.2016 С опозданием 2 0" in text
+    assert "Г: просрочен" in text and f"{history['D']} 01.03.2016 10.03.2016 — Просрочен 7 0" in text
+    assert "март 2016" in text
     assert " mfc " not in f" {text} "
