@@ -135,7 +135,7 @@ def drill_down(view: DisciplineView, figure: str = "received", department: str |
     """The items behind one number: a figure, for one department and month (None: all)."""
     errors = {}
     if figure not in FIGURES:
-        errors["figure"] = [f"Одно из: {', '.join(FIGURES)}."]
+        errors["figure"] = ["Нет такого показателя."]
     if month is not None and month not in view.report.months:
         errors["month"] = ["Месяц вне периода отчёта (ГГГГ-ММ)."]
     if errors:

@@ -114,8 +114,8 @@ def format_datetime(value, tz: tzinfo | None = None) -> str:
     return babel_dates.format_datetime(local, format="dd.MM.yyyy HH:mm", tzinfo=local.tzinfo, locale=LOCALE)
 
 
-def format_month(value) -> str:
-    """A month 'YYYY-MM' (or a date) as people name it: 'март 2016'."""
+def format_month(value, short: bool = False) -> str:
+    """A month 'YYYY-MM' (or a date) as people name it: 'март 2016'; ``short``: 'февр.' (no year)."""
     if value in (None, ""):
         return NOTHING
     if isinstance(value, str):
@@ -123,4 +123,4 @@ def format_month(value) -> str:
             value = date(int(value[:4]), int(value[5:7]), 1)
         except ValueError:
             return value
-    return babel_dates.format_date(value, format="LLLL yyyy", locale=LOCALE)
+    return babel_dates.format_date(value, format="LLL" if short else "LLLL yyyy", locale=LOCALE)
