@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, render_template, request, url_for
+from flask import Response, render_template, request
 from sqlalchemy import select
 
 from services import discipline as dc
@@ -117,12 +117,19 @@ def discipline_items():
                            page=paginate(chosen), **common)
 
 
-@bp.route("/discipline.<fmt>")
+@bp.route("/discipline.xlsx")
 @login_required
-def discipline_file(fmt: str):
-    if fmt not in ("xlsx", "pdf"):
-        return render_template("webui/error.html", title="Не найдено", message="Нет такого файла.",
-                               status=404), 404
+def discipline_xlsx():
+    return _file("xlsx")
+
+
+@bp.route("/discipline.pdf")
+@login_required
+def discipline_pdf():
+    return _file("pdf")
+
+
+def _file(fmt: str):
     svc = services()
     common, view, errors = _page()
     if view is None:
@@ -133,7 +140,3 @@ def discipline_file(fmt: str):
         return render_template("webui/error.html", title="PDF недоступен", message=str(exc), status=503), 503
     return Response(exported.data, mimetype=exported.mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'})
-
-
-def discipline_url(view: dc.DisciplineView, endpoint: str = "webui.discipline_items", **extra) -> str:
-    return url_for(endpoint, **_args(view, **extra))
