@@ -103,3 +103,17 @@ def test_aggregate_per_department_and_month_and_total():
 
 def test_months_cross_the_new_year():
     assert months_between(date(2015, 11, 20), date(2016, 2, 1)) == ["2015-11", "2015-12", "2016-01", "2016-02"]
+
+
+def test_the_chart_axis_has_whole_number_ticks_and_a_bar_per_month():
+    import re
+
+    from services.web.pages.svg import _integer_top, count_chart
+
+    assert [_integer_top(v) for v in (0, 3, 5, 9, 21)] == [(4, 1), (4, 1), (8, 2), (20, 5), (40, 10)]
+    chart = str(count_chart("Т", [("2016-02", "февр."), ("2016-03", "март")],
+                            [("В срок", "#000", {"2016-03": 2}), ("С опозданием", "#111", {"2016-02": 1, "2016-03": 2})]))
+    ticks = re.findall(r'text-anchor="end" font-size="11" fill="[^"]+">([^<]+)</text>', chart)
+    assert ticks == ["0", "1", "2", "3", "4"]
+    assert chart.count("<rect") == 2 + 3  # two legend swatches, three bars
+    assert "март, С опозданием: 2" in chart
