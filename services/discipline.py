@@ -3,7 +3,9 @@
 Who sees what (decided here, stated in the README and on the page): economic policy, finance and
 the admin see every department's figures; any other department sees the figures made of the items
 it is a party to — the requests it received and the requests it sent — and nothing of other
-departments' items. The visibility is in the query, so a number and its drill-down are made of the
+departments' items. In the drill-down, the subject of a request is shown only to those who may open
+it (its parties, the admin): economic policy and finance see the others' number, departments, dates,
+outcome and delay, not what was asked. The visibility is in the query, so a number and its drill-down are made of the
 same rows.
 
 Dates are local (the municipality's zone): the month of an item is the month it was sent, the
@@ -46,7 +48,7 @@ class DisciplineView:
     items: list[Classified]
     names: dict[str, str]  # department code -> name
     program_title: str | None
-    subjects: dict[int, str]  # item id -> subject
+    subjects: dict[int, str]  # item id -> subject, only of the items the caller may open (``visible``)
     requesters: dict[int, str]  # item id -> requester department code
     visible: set[int]  # item ids the caller may open (its request page)
 
@@ -124,7 +126,9 @@ def discipline(session, services, actor: Actor, query: DisciplineQuery) -> Disci
     return DisciplineView(
         query=query, start=start, end=end, today=today, report=aggregate(items, start, end), items=items,
         names=names, program_title=program.title if program is not None else None,
-        subjects={req.id: req.thread.subject for req in rows},
+        # A subject is the request's content: shown only to those who may open the request (its parties and
+        # the admin), as everywhere else; economic policy and finance count the others by number and dates.
+        subjects={req.id: req.thread.subject for req in rows if req.id in visible},
         requesters={req.id: req.thread.requester_department.code for req in rows},
         visible=visible,
     )

@@ -28,6 +28,7 @@ COLUMNS = (("received", "Поступило"), ("on_time", "В срок"), ("lat
            ("overdue", "Просрочено сейчас"), ("open", "Срок не истёк"), ("withdrawn", "Отозвано"),
            ("extended", "С продлением"), ("extensions", "Продлений"))
 TAIL = ("Средняя задержка, раб. дн.", "Доля в срок")
+HIDDEN_SUBJECT = "—"  # the subject of a request the caller is no party to is not shown
 ITEM_HEADER = ("№", "Адресат", "Запросившее подразделение", "Тема", "Направлен", "Срок", "Ответ", "Итог",
                "Задержка, раб. дн.", "Продлений")
 
@@ -98,8 +99,8 @@ def build_xlsx(view: DisciplineView, formed: str) -> bytes:
     for r, item in enumerate(view.items, 2):
         f = item.facts
         values = (f.item_id, _name(view, f.department), _name(view, view.requesters[f.item_id]),
-                  view.subjects[f.item_id], f.sent, f.due, f.answered, OUTCOME_LABELS[item.outcome], item.delay,
-                  f.extensions)
+                  view.subjects.get(f.item_id, HIDDEN_SUBJECT), f.sent, f.due, f.answered,
+                  OUTCOME_LABELS[item.outcome], item.delay, f.extensions)
         for c, value in enumerate(values, 1):
             _cell(its, r, c, value, "DD.MM.YYYY" if c in (5, 6, 7) else ("0" if c in (1, 9, 10) else None))
     its.column_dimensions["B"].width = 40
@@ -174,7 +175,7 @@ def build_pdf(view: DisciplineView, formed: str) -> bytes:
             [[format_number(i.facts.item_id), format_date(i.facts.sent), format_date(i.facts.due),
               format_date(i.facts.answered), OUTCOME_LABELS[i.outcome], format_number(i.delay),
               format_number(i.facts.extensions), _name(view, i.facts.department),
-              _name(view, view.requesters[i.facts.item_id]), view.subjects[i.facts.item_id]]
+              _name(view, view.requesters[i.facts.item_id]), view.subjects.get(i.facts.item_id, HIDDEN_SUBJECT)]
              for i in behind], [12, 24, 24, 24, 26, 20, 20, 40, 36, 47], (0, 5, 6))]
 
     def footer(canvas, _doc):

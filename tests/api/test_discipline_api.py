@@ -62,6 +62,9 @@ def test_economic_policy_sees_the_mfc_late_answer_with_its_delay_and_drills_down
     [item] = r.json["items"]
     assert (item["id"], item["outcome"], item["delay"], item["due"], item["answered"]) == (
         history["B"], "late", 2, "2016-03-04", "2016-03-10")
+    assert item["subject"] is None  # counted for economic policy, but its content is the parties'
+    mine = as_user("it").get(f"/api/v1/discipline/items?{YEAR}&figure=late").json["items"]
+    assert [i["subject"] for i in mine] == ["Б: с опозданием"]
     over = as_user("econ").get(f"/api/v1/discipline/items?{YEAR}&figure=overdue").json["items"]
     assert [(i["id"], i["delay"]) for i in over] == [(history["D"], 7)]
     withdrawn = as_user("econ").get(f"/api/v1/discipline/items?{YEAR}&figure=withdrawn").json
@@ -132,7 +135,10 @@ def test_pdf_states_the_definition_and_the_figures(as_user, history, tmp_path):
     assert "Период: 01.01.2016 — 31.12.2016; состояние на 21.03.2016" in text
     assert "«В срок» — ответ дан не позже срока" in text
     assert "Итого 6 3 1 1 1 1 1 1 2,0 75,0 %" in text  # received, on time, late, overdue, open, ...
-    assert "Б: с опозданием" in text and f"{history['B']} 26.02.2016 04.03.2016 10.03.2016 С опозданием 2 0" in text
-    assert "Г: просрочен" in text and f"{history['D']} 01.03.2016 10.03.2016 — Просрочен 7 0" in text
+    assert "Б: с опозданием" not in text  # economic policy is no party: the subject is not shown
+    assert f"{history['B']} 26.02.2016 04.03.2016 10.03.2016 С опозданием 2 0" in text
+    assert f"{history['D']} 01.03.2016 10.03.2016 — Просрочен 7 0" in text
     assert "март 2016" in text
     assert " mfc " not in f" {text} "
+    it_text = " ".join(pdf_text(as_user("it").get(f"/api/v1/discipline.pdf?{YEAR}").data, tmp_path))
+    assert "Б: с опозданием" in it_text and "Г: просрочен" in it_text  # the requester sees its subjects

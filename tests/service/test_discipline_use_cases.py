@@ -129,6 +129,8 @@ def test_a_department_sees_only_the_items_it_is_a_party_to(svc, actors, history)
     econ = report(svc, actors["econ"])
     assert [d.department for d in econ.report.departments] == ["finance", "mfc"]
     assert history["A"] not in econ.visible  # counted for economic policy, but not its request to open
+    assert history["A"] not in econ.subjects and history["X"] in econ.subjects  # its own request's subject
+    assert it_view.subjects[history["A"]] == "А: в срок"
     assert report(svc, actors["finance"]).report.total.received == 6
 
 

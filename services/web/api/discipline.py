@@ -86,7 +86,8 @@ class DisciplineItemOut(Schema):
     department_name = fields.String()
     requester = fields.String()
     requester_name = fields.String()
-    subject = fields.String()
+    subject = fields.String(allow_none=True, metadata={"description": "Только если вызывающий может открыть запрос "
+                                                                     "(участник или администратор); иначе null"})
     month = fields.String()
     sent = fields.String()
     due = fields.String(metadata={"description": "Срок, действующий с продлениями"})
@@ -131,7 +132,7 @@ def item_view(view: dc.DisciplineView, item) -> dict:
     return {
         "id": f.item_id, "department": f.department, "department_name": view.names.get(f.department, f.department),
         "requester": requester, "requester_name": view.names.get(requester, requester),
-        "subject": view.subjects[f.item_id], "month": item.month, "sent": f.sent.isoformat(),
+        "subject": view.subjects.get(f.item_id), "month": item.month, "sent": f.sent.isoformat(),
         "due": f.due.isoformat(), "answered": f.answered.isoformat() if f.answered else None,
         "outcome": item.outcome, "outcome_label": OUTCOME_LABELS[item.outcome], "delay": item.delay,
         "extensions": f.extensions, "extension_days": f.extension_days,
