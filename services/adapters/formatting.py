@@ -112,3 +112,15 @@ def format_datetime(value, tz: tzinfo | None = None) -> str:
     aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     local = aware.astimezone(tz) if tz else aware
     return babel_dates.format_datetime(local, format="dd.MM.yyyy HH:mm", tzinfo=local.tzinfo, locale=LOCALE)
+
+
+def format_month(value, short: bool = False) -> str:
+    """A month 'YYYY-MM' (or a date) as people name it: 'март 2016'; ``short``: 'февр.' (no year)."""
+    if value in (None, ""):
+        return NOTHING
+    if isinstance(value, str):
+        try:
+            value = date(int(value[:4]), int(value[5:7]), 1)
+        except ValueError:
+            return value
+    return babel_dates.format_date(value, format="LLL" if short else "LLLL yyyy", locale=LOCALE)

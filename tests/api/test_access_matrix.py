@@ -28,6 +28,7 @@ USERS = DEMO + ("outsider",)
 PARTIES = frozenset(DEMO)  # every demo department takes part in the seeded program; admin sees all
 CREATORS = frozenset({"it", "it_staff", "econ", "finance"})  # executor, economic_policy, finance
 EXECUTOR = frozenset({"it", "it_staff"})
+SEES_ALL_DISCIPLINE = frozenset({"econ", "finance", "admin"})  # the discipline report of every department
 
 PUBLIC, SIGNED_IN, ROLE, SCOPED = "public", "signed_in", "role", "scoped"
 WEB_LOGIN, WEB_FORM = "web_login", "web_form"
@@ -94,6 +95,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/inbox"): Rule(SIGNED_IN, lists="request"),
     ("GET", "/api/v1/reports"): Rule(SIGNED_IN, lists="report"),
     ("GET", "/api/v1/amendments"): Rule(SIGNED_IN, lists="amendment"),
+    # the discipline report: every signed-in user, counted over the items it may count (economic policy,
+    # finance, admin: all; others: those they are a party to); the drill-down lists only those
+    ("GET", "/api/v1/discipline"): Rule(SIGNED_IN),
+    ("GET", "/api/v1/discipline/items"): Rule(SIGNED_IN, lists="discipline"),
+    ("GET", "/api/v1/discipline.xlsx"): Rule(SIGNED_IN),
+    ("GET", "/api/v1/discipline.pdf"): Rule(SIGNED_IN),
     # creation, by role
     ("POST", "/api/v1/requests"): Rule(
         SIGNED_IN, ok=CREATORS, denied=frozenset(USERS) - CREATORS - {"outsider"},
@@ -149,6 +156,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/requests/<int:request_id>/attachments"): Rule(WEB_FORM),
     ("GET", "/requests/<int:request_id>/attachments/<int:attachment_id>"): Rule(WEB_LOGIN),
     ("GET", "/reports"): Rule(WEB_LOGIN),
+    ("GET", "/discipline"): Rule(WEB_LOGIN),
+    ("GET", "/discipline/items"): Rule(WEB_LOGIN),
+    ("GET", "/discipline.xlsx"): Rule(WEB_LOGIN),
+    ("GET", "/discipline.pdf"): Rule(WEB_LOGIN),
     ("GET", "/reports/<int:report_id>"): Rule(WEB_LOGIN),
     ("GET", "/reports/<int:report_id>.pdf"): Rule(WEB_LOGIN),
     ("GET", "/reports/<int:report_id>.xlsx"): Rule(WEB_LOGIN),
@@ -307,6 +318,9 @@ def _build_world(services, app) -> World:
         "attachment": [Item({"request_id": it_mfc, "attachment_id": att}, requester_it),
                        Item({"request_id": econ_fin, "attachment_id": att_other}, requester_econ)],
         "report": [Item({"report_id": report}, PARTIES)],
+        # counted in the discipline report: the parties, and economic policy, finance and the admin for all
+        "discipline": [Item({"request_id": it_mfc}, requester_it | SEES_ALL_DISCIPLINE),
+                       Item({"request_id": econ_fin}, requester_econ | SEES_ALL_DISCIPLINE)],
         "amendment": [Item({"amendment_id": amendment, "a": 1, "b": 1}, PARTIES)],
         "program": [Item({"slug": SLUG, "a": 1, "b": 1, "number": 1}, PARTIES)],
     }
@@ -352,12 +366,14 @@ def _items(world: World, rule: Rule, who: str) -> list[Item]:
 
 
 def _visible_ids(world: World, kind: str, who: str) -> set[int]:
-    key = {"request": "request_id", "report": "report_id", "amendment": "amendment_id"}[kind]
+    key = {"request": "request_id", "report": "report_id", "amendment": "amendment_id",
+           "discipline": "request_id"}[kind]
     return {i.params[key] for i in world.items[kind] if who in i.visible_to}
 
 
 def _hidden_ids(world: World, kind: str, who: str) -> set[int]:
-    key = {"request": "request_id", "report": "report_id", "amendment": "amendment_id"}[kind]
+    key = {"request": "request_id", "report": "report_id", "amendment": "amendment_id",
+           "discipline": "request_id"}[kind]
     return {i.params[key] for i in world.items[kind] if who not in i.visible_to}
 
 

@@ -121,6 +121,12 @@ PAGES: dict[str, Page] = {
     "/reports/<int:report_id>.pdf": Page(SCOPED, item="report", download=True),
     "/reports/<int:report_id>.xlsx": Page(SCOPED, item="report", download=True),
     "/amendments": Page(SIGNED_IN, lists=True),
+    # The discipline report: everyone signed in, counted over what the caller may count; no subject of a
+    # request the caller may not open, in the figures, the drill-down or the files.
+    "/discipline": Page(SIGNED_IN),
+    "/discipline/items": Page(SIGNED_IN, queries=("", "?figure=open", "?figure=overdue&department=mfc")),
+    "/discipline.xlsx": Page(SIGNED_IN),
+    "/discipline.pdf": Page(SIGNED_IN),
     # Only the executor department drafts amendments; the others find no program to amend (404).
     "/amendments/new": Page(SCOPED, item="program", ok=IT_DEPT, refused=404),
     "/amendments/<int:amendment_id>": Page(SCOPED, item="amendment"),

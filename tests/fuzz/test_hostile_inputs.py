@@ -421,9 +421,11 @@ def test_every_query_parameter_refuses_hostile_values(world):
                     failures.append(f"GET {url}?{name}={value[:30]}: {r.status_code}")
     # The web pages' query strings too.
     b = world.browsers["it"]
-    for url in ("/requests", "/reports", "/amendments", "/programs", "/", "/requests/new",
+    for url in ("/requests", "/reports", "/amendments", "/programs", "/", "/requests/new", "/discipline",
+                "/discipline/items", "/discipline.xlsx",
                 f"/amendments/{world.ids['amendment']}", f"/programs/{SLUG}/versions/1/diff/1"):
-        for name in ("q", "page", "state", "program", "from", "to", "a", "b", "working_days", "box"):
+        for name in ("q", "page", "state", "program", "from", "to", "a", "b", "working_days", "box", "department",
+                     "figure", "month"):
             for value in values:
                 r = b.client.get(f"{url}?{name}={value}")
                 tried += 1

@@ -336,3 +336,57 @@ def transitions_table(workflow) -> list[dict]:
                              "to": workflow.state_labels.get(t.target.value, t.target.value),
                              "who": sorted(workflow.permissions.get(event.id, ()))})
     return rows
+
+
+def _integer_top(value: int, ticks: int = 4) -> tuple[int, int]:
+    """An axis top of ``ticks`` whole steps (1, 2 or 5 times a power of ten), so every tick is an integer."""
+    need = max(1, -(-value // ticks))
+    power = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * power >= need:
+                return m * power * ticks, m * power
+        power *= 10
+
+
+def count_chart(title: str, groups: Sequence[tuple[str, str]], series: Sequence[tuple[str, str, Mapping[str, int]]],
+                *, unit: str = "") -> Markup:
+    """Stacked bars of counts: ``groups`` (key, label) along the axis, ``series`` (name, colour, key -> count).
+
+    The axis ticks are whole numbers (counts of items are never 2,5)."""
+    width, height = 720, 260
+    left, right, top_pad, bottom = 48, 12, 40, 30
+    inner_w, inner_h = width - left - right, height - top_pad - bottom
+    totals = {key: sum(int(s.get(key) or 0) for _, _, s in series) for key, _ in groups}
+    top, step = _integer_top(max(totals.values(), default=0) or 1)
+    base_y = top_pad + inner_h
+    body = []
+    for i in range(0, top // step + 1):
+        value = step * i
+        y = base_y - inner_h * value / top
+        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{GRID}" '
+                    f'stroke-width="1"/>')
+        body.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="{TEXT}">'
+                    f'{escape(fmt_number(value))}</text>')
+    body += _legend([(name, colour) for name, colour, _ in series], left, 16)
+    if unit:
+        body.append(f'<text x="{width - right}" y="32" text-anchor="end" font-size="11" fill="{TEXT}">'
+                    f'{escape(unit)}</text>')
+    group = inner_w / max(1, len(groups))
+    bar = min(40.0, group * 0.6)
+    for i, (key, label) in enumerate(groups):
+        x = left + group * i + (group - bar) / 2
+        y = base_y
+        for name, colour, values in series:
+            value = int(values.get(key) or 0)
+            h = inner_h * value / top
+            if h > 0:
+                y -= h
+                body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
+                            f'<title>{escape(label)}, {escape(name)}: {escape(fmt_number(value))}</title></rect>')
+        if totals[key]:
+            body.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="10" '
+                        f'fill="{TEXT}">{escape(fmt_number(totals[key]))}</text>')
+        body.append(f'<text x="{x + bar / 2:.1f}" y="{base_y + 18:.1f}" text-anchor="middle" font-size="12" '
+                    f'fill="{TEXT}">{escape(label)}</text>')
+    return _svg(width, height, title, body)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from services.web.pages import (  # noqa: F401  (route registration)
-    admin, amendments, auth, error_pages, filters, home, password_links, profile, programs, reports, requests,
-    workflow_pages,
+    admin, amendments, auth, discipline, error_pages, filters, home, password_links, profile, programs, reports,
+    requests, workflow_pages,
 )
 from services.web.pages.common import bp
 
