@@ -107,3 +107,17 @@ def test_a_filter_no_form_offers_is_named(services):
     assert 'aria-describedby="err-state"' in html
     assert it.get("/requests/export.csv?state=lost").status_code == 422
     assert it.get("/requests/export.pdf").status_code == 404
+
+
+def test_the_reports_and_amendments_lists_name_an_unknown_filter(services):
+    seed(services)
+    econ = _client(services, "econ@kotovsk.example")
+    for url, fields in (("/reports?state=lost", ["state"]), ("/amendments?state=lost&sort=sideways", ["state", "sort"])):
+        r = econ.get(url)
+        assert r.status_code == 422, url
+        html = r.get_data(as_text=True)
+        for field in fields:
+            assert re.search(rf'<span class="field-error" id="err-{field}">Такого значения нет в списке.</span>', html), (url, field)
+        assert scan(html) == []
+    assert econ.get("/reports?state=submitted").status_code == 200
+    assert econ.get("/amendments?state=under_review&sort=old").status_code == 200

@@ -13,7 +13,7 @@ from services.web.pages import svg
 from services.web.pages.common import (
     actor, as_int, bp, form_errors, login_required, refusal_text, run_action, services, shows_form_errors,
 )
-from services.web.pages.lists import department_names, list_page, programs_visible, users_by_id
+from services.web.pages.lists import department_names, list_page, programs_visible, unknown_choices, users_by_id
 from workflows.change_sets import apply_changes
 from workflows.core import Invalid, NotFound, Refusal
 
@@ -28,6 +28,7 @@ def amendments_list():
     q = request.args.get("q", "").strip()
     program = request.args.get("program", "")
     state = request.args.get("state", "")
+    errors = unknown_choices(request.args, {"state": am.WORKFLOW.states, "sort": lists.AMENDMENT_SORTS})
     with services().uow() as uow:
         session = uow.session
         sort = request.args.get("sort", "")
@@ -43,7 +44,9 @@ def amendments_list():
         return render_template("webui/amendments_list.html", page=page, items=items, q=q, program=program, sort=query.sort,
                                state=state, states=STATE_CHOICES, programs=programs,
                                decision_labels=DECISION_LABELS, names=department_names(session),
-                               may_create=any(am.parties(me, p.passport) & {"executor", "admin"} for p in programs))
+                               errors=errors,
+                               may_create=any(am.parties(me, p.passport) & {"executor", "admin"} for p in programs)
+                               ), 422 if errors else 200
 
 
 # --- the change-set editor --------------------------------------------------------------

@@ -20,6 +20,12 @@ def list_page(fetch, query) -> Page:
     return Page(found.items, found.page, found.pages, found.total, found.per_page, found.exact)
 
 
+def unknown_choices(args, allowed: dict[str, object]) -> dict[str, list[str]]:
+    """A list filter's value that no form offers, named back at its field (a 422), never ignored."""
+    return {name: ["Такого значения нет в списке."] for name, values in allowed.items()
+            if args.get(name) and args.get(name) not in values}
+
+
 def department_names(session) -> dict[str, str]:
     return {d.code: d.name for d in session.execute(select(Department)).scalars()}
 

@@ -10,7 +10,7 @@ from services.web.api import reports as reports_api
 from services.report_export import PdfUnavailable, export_report
 from services.web.pages import svg
 from services.web.pages.common import actor, bp, login_required, run_action, services
-from services.web.pages.lists import department_names, list_page, programs_visible, users_by_id
+from services.web.pages.lists import department_names, list_page, programs_visible, unknown_choices, users_by_id
 from workflows.core import Invalid
 from workflows.report import EXECUTOR
 
@@ -32,14 +32,15 @@ def reports_list():
     state = request.args.get("state", "")
     overdue = request.args.get("overdue") == "1"
     today = svc.now().astimezone(svc.tz).date()
+    errors = unknown_choices(request.args, {"state": rp.WORKFLOW.states})
     with svc.uow() as uow:
         query = lists.ReportQuery(q=q, program=program or None, state=state if state in rp.WORKFLOW.states else None,
                                   overdue=True if overdue else None)
         page = list_page(lambda f: lists.report_page(uow.session, me, f, now=svc.now()), query)
         items = [{"report": r, "label": rp.period_label(r), "late": _days_late(r, today)} for r in page.items]
         return render_template("webui/reports_list.html", page=page, items=items, q=q, program=program,
-                               state=state, overdue=overdue, states=STATE_CHOICES,
-                               programs=programs_visible(uow.session, me))
+                               state=state, overdue=overdue, states=STATE_CHOICES, errors=errors,
+                               programs=programs_visible(uow.session, me)), 422 if errors else 200
 
 
 def _side_by_side(revisions: list) -> dict | None:
