@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services import registration, reminders, transitions
+from workflows.registration import label as registration_label
 from services.models.amendments import Amendment, AmendmentReview, AmendmentRevision
 from services.models.base import utcnow
 from services.models.registry import Program, ProgramVersion, User
@@ -326,7 +327,7 @@ def _version_note(session, services, amendment: Amendment, passport: Passport, n
                  if r.revision == amendment.revision and r.decision == "approve"]
     who = "; ".join(f"{names.get(r.department, r.department)} ({format_datetime(r.at, services.tz)})"
                     for r in approvals)
-    return (f"Изменения №{amendment.id} (редакция проекта {amendment.revision}), постановление "
+    return (f"Изменения {registration_label(amendment)} (редакция проекта {amendment.revision}), постановление "
             f"№{number} от {format_date(date)}. Согласовано: {who or '—'}.")
 
 
@@ -443,7 +444,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     names = {d.code: d.name for d in passport.departments}
     author = session.get(User, amendment.created_by_id) if amendment.created_by_id else None
     return ItemReminder(
-        title=f"Согласование проекта изменений {registration.label(amendment)} (редакция {amendment.revision}) "
+        title=f"Согласование проекта изменений {registration_label(amendment)} (редакция {amendment.revision}) "
               f"программы «{amendment.program.title[:80]}»",
         url=f"{services.settings.base_url}/amendments/{amendment.id}",
         due_date=amendment.due_date,

@@ -94,7 +94,7 @@ def facts_of(services, req: InformationRequest) -> ItemFacts:
     answered = (req.answered_at.astimezone(tz).date()
                 if req.answered_at is not None and req.state in ("answered", "accepted") else None)
     return ItemFacts(
-        item_id=req.id, department=req.department.code, sent=req.sent_at.astimezone(tz).date(),
+        item_id=req.id, number=req.registration_number, department=req.department.code, sent=req.sent_at.astimezone(tz).date(),
         due=deadline.due_date, answered=answered, withdrawn=req.state == "withdrawn",
         extensions=len(req.extensions or []),
         extension_days=sum(int(e.get("working_days") or 0) for e in req.extensions or []),

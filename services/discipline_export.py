@@ -10,7 +10,7 @@ from openpyxl.styles import Font
 
 from services.adapters.formatting import format_date, format_datetime, format_month, format_number, format_percent
 from services.discipline import DisciplineView
-from services.report_export import PdfUnavailable, XLSX_TYPE, _cell, _header, _register_font
+from services.report_export import PdfUnavailable, XLSX_TYPE, _cell, _header, _register_font, numbered_canvas
 from workflows.discipline import LATE, OUTCOME_LABELS, OVERDUE, Figures
 
 DEFINITION = (
@@ -29,7 +29,7 @@ COLUMNS = (("received", "Поступило"), ("on_time", "В срок"), ("lat
            ("extended", "С продлением"), ("extensions", "Продлений"))
 TAIL = ("Средняя задержка, раб. дн.", "Доля в срок")
 HIDDEN_SUBJECT = "—"  # the subject of a request the caller is no party to is not shown
-ITEM_HEADER = ("№", "Адресат", "Запросившее подразделение", "Тема", "Направлен", "Срок", "Ответ", "Итог",
+ITEM_HEADER = ("Рег. номер", "Адресат", "Запросившее подразделение", "Тема", "Направлен", "Срок", "Ответ", "Итог",
                "Задержка, раб. дн.", "Продлений")
 
 
@@ -98,11 +98,11 @@ def build_xlsx(view: DisciplineView, formed: str) -> bytes:
     _header(its, 1, ITEM_HEADER)
     for r, item in enumerate(view.items, 2):
         f = item.facts
-        values = (f.item_id, _name(view, f.department), _name(view, view.requesters[f.item_id]),
+        values = (f.label, _name(view, f.department), _name(view, view.requesters[f.item_id]),
                   view.subjects.get(f.item_id, HIDDEN_SUBJECT), f.sent, f.due, f.answered,
                   OUTCOME_LABELS[item.outcome], item.delay, f.extensions)
         for c, value in enumerate(values, 1):
-            _cell(its, r, c, value, "DD.MM.YYYY" if c in (5, 6, 7) else ("0" if c in (1, 9, 10) else None))
+            _cell(its, r, c, value, "DD.MM.YYYY" if c in (5, 6, 7) else ("0" if c in (9, 10) else None))
     its.column_dimensions["B"].width = 40
     its.column_dimensions["C"].width = 40
     its.column_dimensions["D"].width = 60
@@ -172,23 +172,17 @@ def build_pdf(view: DisciplineView, formed: str) -> bytes:
         # Dates and figures first, the long names after: a wrapped name never splits a number.
         story += [p("Ответы с опозданием и просроченные запросы", head), table(
             [ITEM_HEADER[i] for i in (0, 4, 5, 6, 7, 8, 9, 1, 2, 3)],
-            [[format_number(i.facts.item_id), format_date(i.facts.sent), format_date(i.facts.due),
+            [[i.facts.label, format_date(i.facts.sent), format_date(i.facts.due),
               format_date(i.facts.answered), OUTCOME_LABELS[i.outcome], format_number(i.delay),
               format_number(i.facts.extensions), _name(view, i.facts.department),
               _name(view, view.requesters[i.facts.item_id]), view.subjects.get(i.facts.item_id, HIDDEN_SUBJECT)]
-             for i in behind], [12, 24, 24, 24, 26, 20, 20, 40, 36, 47], (0, 5, 6))]
-
-    def footer(canvas, _doc):
-        canvas.setFont(font, 7)
-        canvas.setFillColor(colors.grey)
-        canvas.drawString(margin, 7 * mm, f"Сформировано {formed}")
-        canvas.drawRightString(page_w - margin, 7 * mm, f"Страница {canvas.getPageNumber()}")
+             for i in behind], [30, 24, 24, 24, 26, 20, 20, 36, 31, 38], (5, 6))]
 
     out = BytesIO()
     doc = SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=margin, rightMargin=margin, topMargin=margin,
                             bottomMargin=margin + 4 * mm, title="Отчёт об исполнительской дисциплине",
                             creator="interdept", lang="ru")
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    doc.build(story, canvasmaker=numbered_canvas(font, margin, page_w, formed))
     return out.getvalue()
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select
 
 from services import registration, reminders, transitions
+from workflows.registration import label as registration_label
 from services.answer_forms import validate_answer, validate_form
 from services.models.base import utcnow
 from services.models.registry import Department, User
@@ -316,7 +317,7 @@ def describe_reminder(session, services, item_id: int) -> ItemReminder | None:
     executor = load_version(session, req.thread.program.slug).passport.executor
     assignee = [req.assignee] if req.assignee else users_of(session, req.department_id)
     return ItemReminder(
-        title=f"Запрос {registration.label(req)} «{req.thread.subject}» ({req.department.name})",
+        title=f"Запрос {registration_label(req)} «{req.thread.subject}» ({req.department.name})",
         url=f"{services.settings.base_url}/requests/{req.id}",
         due_date=req.due_date,
         explanation=deadline.explanation if deadline else "",

@@ -18,6 +18,7 @@ from services.people import hash_token, list_tokens, token_view
 from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
 from workflows.information_request import AWAITING_ADDRESSEE
+from workflows.registration import label as registration_label
 from workflows.time_zones import time_in_words
 from services.adapters.formatting import format_date
 
@@ -93,7 +94,7 @@ def deadlines_ics(session, services, user: User) -> bytes:
         event = Event()
         event.add("uid", f"request-{req.id}-r{req.deadline_revision}@interdept")
         owes = req.department_id == user.department_id
-        event.add("summary", f"{'Ответить' if owes else 'Ожидается ответ'}: запрос №{req.id} «{req.thread.subject}»")
+        event.add("summary", f"{'Ответить' if owes else 'Ожидается ответ'}: запрос {registration_label(req)} «{req.thread.subject}»")
         event.add("dtstart", req.due_date)
         event.add("dtend", req.due_date + timedelta(days=1))
         event.add("dtstamp", req.updated_at)

@@ -98,7 +98,3 @@ def register_item(uow: UnitOfWork, services, item, department_code: str, now: da
         item.registration_number, item.registration_date = next_number(uow, services, department_code, now)
 
 
-def label(item) -> str:
-    """How an item is named to people: its registration number, or "№17" (its id) before it has one
-    (the pages' ``regnum`` filter says the same)."""
-    return item.registration_number or f"№{item.id}"

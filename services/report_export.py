@@ -335,7 +335,6 @@ def build_pdf(content: dict, *, state_label: str = "", context: FormContext | No
         from reportlab.lib.pagesizes import A4, landscape
         from reportlab.lib.styles import ParagraphStyle
         from reportlab.lib.units import mm
-        from reportlab.pdfgen import canvas as pdf_canvas
         from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise PdfUnavailable("PDF недоступен: не установлен пакет reportlab.") from exc
@@ -419,34 +418,12 @@ def build_pdf(content: dict, *, state_label: str = "", context: FormContext | No
     story += [p("Пояснительная записка", head), p(content.get("note") or NOTHING)]
     story += [KeepTogether([p("Отметка о принятии", head), *[p(line) for line in ctx.acceptance_lines()]])]
 
-    class NumberedCanvas(pdf_canvas.Canvas):
-        """Pages are kept until the end, so each can say how many there are."""
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict] = []
-
-        def showPage(self):  # noqa: N802 - reportlab's name
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self):
-            count = len(self._pages)
-            for number_, state in enumerate(self._pages, 1):
-                self.__dict__.update(state)
-                self.setFont(font, 7)
-                self.setFillColor(colors.grey)
-                self.drawString(margin, 7 * mm, f"Сформировано {formed}")
-                self.drawRightString(page_w - margin, 7 * mm, f"Страница {number_} из {count}")
-                super().showPage()
-            super().save()
-
     out = BytesIO()
     doc = SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=margin, rightMargin=margin, topMargin=margin,
                             bottomMargin=margin + 4 * mm, title=content["program"]["title"],
                             subject=f"{KIND_LABELS.get(content['kind'], 'Отчёт')} за {content['period_label']}",
                             author=ctx.executor or "", creator="interdept", lang="ru")
-    doc.build(story, canvasmaker=NumberedCanvas)
+    doc.build(story, canvasmaker=numbered_canvas(font, margin, page_w, formed))
     return out.getvalue()
 
 
@@ -491,3 +468,33 @@ def export_report(session, actor, report_id: int, fmt: str, *, tz: tzinfo | None
     if fmt == "xlsx":
         return ExportedReport(name, XLSX_TYPE, build_xlsx(content, context=context))
     return ExportedReport(name, "application/pdf", build_pdf(content, context=context))
+
+
+def numbered_canvas(font: str, margin: float, page_w: float, formed: str):
+    """A reportlab canvas class whose footer says "Сформировано …" and "Страница N из M": pages are
+    kept until the end, so each can say how many there are."""
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas as pdf_canvas
+
+    class NumberedCanvas(pdf_canvas.Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self):  # noqa: N802 - reportlab's name
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            count = len(self._pages)
+            for number_, state in enumerate(self._pages, 1):
+                self.__dict__.update(state)
+                self.setFont(font, 7)
+                self.setFillColor(colors.grey)
+                self.drawString(margin, 7 * mm, f"Сформировано {formed}")
+                self.drawRightString(page_w - margin, 7 * mm, f"Страница {number_} из {count}")
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas

@@ -237,7 +237,7 @@ def collection_status(session, report: Report, now: datetime | None = None) -> l
     """One line per co-executor request: who is late is visible at a glance."""
     now = now or utcnow()
     return [{
-        "request_id": r.id, "department": r.department.code, "department_name": r.department.name,
+        "request_id": r.id, "registration_number": r.registration_number, "department": r.department.code, "department_name": r.department.name,
         "state": r.state, "due_date": r.due_date.isoformat() if r.due_date else None,
         "overdue": is_request_overdue(r, now), "accepted": r.state == "accepted",
     } for r in report_requests(session, report.id)]

@@ -56,6 +56,12 @@ class ItemFacts:
     withdrawn: bool = False
     extensions: int = 0  # extensions granted
     extension_days: int = 0
+    number: str | None = None  # the registration number, once sent
+
+    @property
+    def label(self) -> str:
+        """How people quote the copy (``workflows.registration.label``)."""
+        return self.number or f"№{self.item_id}"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,12 @@ PREFIX_RE = re.compile(r"^[0-9A-ZА-ЯЁ]{1,16}$")  # Ё refused below: search f
 _FORMATTER = string.Formatter()
 
 
+def label(item) -> str:
+    """How an item is named to people (pages, emails, the calendar feed): its registration number,
+    or "№17" (its id) before it was first sent or submitted."""
+    return item.registration_number or f"№{item.id}"
+
+
 class RegistrationConfigError(ValueError):
     """A template or prefix that would give numbers that are not unique, not upper case, or too long."""
 

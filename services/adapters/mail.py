@@ -35,6 +35,7 @@ from services.adapters.mailers import MESSAGE_TIME_LIMIT, PermanentMailError
 from services.models.base import utcnow
 from services.models.mail import OutgoingEmail
 from services.adapters.unit_of_work import UnitOfWork, Write
+from workflows.registration import label as registration_label
 
 if TYPE_CHECKING:
     from services.bootstrap import Services
@@ -51,6 +52,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["regnum"] = registration_label
 
 
 def render(template: str, context: dict) -> tuple[str, str, str]:

@@ -38,6 +38,16 @@ def names(services):
         return {d.code: d.name for d in uow.session.execute(select(Department)).scalars()}
 
 
+@pytest.fixture
+def numbers(services, history):
+    """Each history item's registration number, as the exports name it."""
+    from services.models.requests import InformationRequest
+
+    with services.uow() as uow:
+        return {key: uow.session.get(InformationRequest, item_id).registration_number
+                for key, item_id in history.items() if isinstance(item_id, int)}
+
+
 def dept(body, code):
     return next(d for d in body["departments"] if d["department"] == code)
 
@@ -107,7 +117,7 @@ def test_bad_drill_down_is_422_naming_the_field(as_user, tokens, query, field):
     assert field in str(r.json["error"]["fields"])
 
 
-def test_xlsx_has_numeric_cells_and_department_names(as_user, history, names):
+def test_xlsx_has_numeric_cells_and_department_names(as_user, history, names, numbers):
     r = as_user("econ").get(f"/api/v1/discipline.xlsx?{YEAR}&department=mfc")
     assert r.status_code == 200
     assert "attachment" in r.headers["Content-Disposition"]
@@ -122,22 +132,24 @@ def test_xlsx_has_numeric_cells_and_department_names(as_user, history, names):
     assert mfc[9] == 2 and isinstance(mfc[9], (int, float))
     assert ws.cell(row=header + 2, column=10).number_format == "0.0"
     items = [[c.value for c in row] for row in wb["Запросы"].iter_rows(min_row=2)]
-    late = next(i for i in items if i[0] == history["B"])
+    assert numbers["B"] and numbers["B"].startswith("ИТ-2016/")
+    late = next(i for i in items if i[0] == numbers["B"])
     assert late[8] == 2 and isinstance(late[8], int)
     assert not any(c in ("mfc", "it") for row in items for c in row)
 
 
-def test_pdf_states_the_definition_and_the_figures(as_user, history, tmp_path):
+def test_pdf_states_the_definition_and_the_figures(as_user, history, numbers, tmp_path):
     r = as_user("econ").get(f"/api/v1/discipline.pdf?{YEAR}")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
     text = " ".join(pdf_text(r.data, tmp_path))
     assert "Отчёт об исполнительской дисциплине" in text
+    assert "Страница 1 из 2" in text and "Страница 2 из 2" in text  # the footer counts the pages
     assert "Период: 01.01.2016 — 31.12.2016; состояние на 21.03.2016" in text
     assert "«В срок» — ответ дан не позже срока" in text
     assert "Итого 6 3 1 1 1 1 1 1 2,0 75,0 %" in text  # received, on time, late, overdue, open, ...
     assert "Б: с опозданием" not in text  # economic policy is no party: the subject is not shown
-    assert f"{history['B']} 26.02.2016 04.03.2016 10.03.2016 С опозданием 2 0" in text
-    assert f"{history['D']} 01.03.2016 10.03.2016 — Просрочен 7 0" in text
+    assert f"{numbers['B']} 26.02.2016 04.03.2016 10.03.2016 С опозданием 2 0" in text
+    assert f"{numbers['D']} 01.03.2016 10.03.2016 — Просрочен 7 0" in text
     assert "март 2016" in text
     assert " mfc " not in f" {text} "
     it_text = " ".join(pdf_text(as_user("it").get(f"/api/v1/discipline.pdf?{YEAR}").data, tmp_path))

@@ -32,7 +32,8 @@ def test_calendar_feed_lists_open_deadlines_and_a_revoked_link_stops_working(as_
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
     events = [c for c in Calendar.from_ical(feed.data).walk("VEVENT")]
     assert len(events) == 1
-    assert str(events[0]["summary"]).startswith(f"Ответить: запрос №{request['id']}")
+    assert request["registration_number"]  # the feed names the request as people quote it
+    assert str(events[0]["summary"]).startswith(f"Ответить: запрос {request['registration_number']} «")
     assert events[0]["dtstart"].dt.isoformat() == request["due_date"]
     assert mfc.client.delete("/api/v1/me/calendar-token",
                              headers={"Authorization": f"Bearer {mfc.token}"}).status_code == 204

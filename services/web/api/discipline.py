@@ -130,7 +130,7 @@ def item_view(view: dc.DisciplineView, item) -> dict:
     f = item.facts
     requester = view.requesters[f.item_id]
     return {
-        "id": f.item_id, "department": f.department, "department_name": view.names.get(f.department, f.department),
+        "id": f.item_id, "registration_number": f.number, "department": f.department, "department_name": view.names.get(f.department, f.department),
         "requester": requester, "requester_name": view.names.get(requester, requester),
         "subject": view.subjects.get(f.item_id), "month": item.month, "sent": f.sent.isoformat(),
         "due": f.due.isoformat(), "answered": f.answered.isoformat() if f.answered else None,

@@ -9,6 +9,7 @@ from services.web.context import current_services
 from services.web.pages.change_labels import activity_change, cell_label, indicator_label, value_text
 from workflows.amendment import AMENDMENT
 from workflows.information_request import INFORMATION_REQUEST
+from workflows.registration import label as registration_label
 from workflows.report import REPORT
 from workflows.time_zones import by_time_in_words
 
@@ -49,11 +50,6 @@ def plural(n: int, one: str, few: str, many: str) -> str:
 
 def _labels(workflow):
     return lambda state: workflow.state_labels.get(state, state)
-
-
-def registration_label(item) -> str:
-    """An item as people quote it: its registration number, or "№ 17" (its id) before it has one."""
-    return item.registration_number or f"№{item.id}"
 
 
 def register(app: Flask) -> None:
