@@ -14,7 +14,6 @@ import subprocess
 import threading
 from collections import Counter
 from datetime import timedelta
-from email import message_from_bytes
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from services.models.requests import InformationRequest
 from services.models.workflow import HandledEvent, OutboxEvent, TransitionRecord
 from tests.conftest import ApiClient, _truncate_all, make_services, make_settings
 from tests.integration.conftest import WorkerProcess, _free_port, wait_for
+from tests.smtp_sink import SmtpSink
 
 PROGRAM = "kotovsk-information-society"
 # A db number of the shared Redis that no other suite uses (integration: 15, bench: 14).
@@ -33,39 +33,7 @@ FAULTS_REDIS_DB = 13
 EMAILS_PER_LIFECYCLE = 5
 
 
-class Sink:
-    """An aiosmtpd server on a fixed port that can be taken down and brought back."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.ids: list[str] = []
-        self._lock = threading.Lock()
-        self.controller = None
-
-    def up(self) -> "Sink":
-        from aiosmtpd.controller import Controller
-
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                message = message_from_bytes(envelope.original_content or envelope.content)
-                with sink._lock:
-                    sink.ids.append(message["Message-ID"])
-                return "250 OK"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def down(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def counts(self) -> Counter:
-        with self._lock:
-            return Counter(self.ids)
+Sink = SmtpSink  # taken down and brought back by the outage tests
 
 
 @pytest.fixture

@@ -4,65 +4,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import uuid
 import time
-from email import message_from_bytes
-from email.header import decode_header, make_header
 
 import pytest
 
 from tests.conftest import _truncate_all, make_services, make_settings
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SmtpSink:
-    """An aiosmtpd server on a free port that keeps every message it accepts."""
-
-    def __init__(self):
-        from aiosmtpd.controller import Controller
-
-        self.messages = []
-        self._lock = threading.Lock()
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                with sink._lock:
-                    sink.messages.append(message_from_bytes(envelope.original_content or envelope.content))
-                return "250 OK"
-
-        self.port = _free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    def start(self):
-        self.controller.start()
-        return self
-
-    def stop(self):
-        self.controller.stop()
-
-    def subjects(self) -> list[str]:
-        with self._lock:
-            return [str(make_header(decode_header(m["Subject"]))) for m in self.messages]
-
-    def by_recipient(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        with self._lock:
-            for m in self.messages:
-                counts[m["To"]] = counts.get(m["To"], 0) + 1
-        return counts
-
-    def message_ids(self) -> list[str]:
-        with self._lock:
-            return [m["Message-ID"] for m in self.messages]
+from tests.smtp_sink import SmtpSink, free_port as _free_port  # noqa: F401  (used by the suites below)
 
 
 @pytest.fixture

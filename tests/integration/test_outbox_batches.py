@@ -16,7 +16,8 @@ from services.models.base import utcnow
 from services.models.mail import OutgoingEmail
 from services.models.workflow import HandledEvent, OutboxEvent
 from tests.conftest import _truncate_all, make_services, make_settings
-from tests.integration.conftest import _free_port, wait_for
+from tests.integration.conftest import wait_for
+from tests.smtp_sink import SmtpSink
 
 PING = "test.ping"
 
@@ -168,47 +169,9 @@ def test_a_repeated_failure_backs_off_further(any_services):
         assert start + timedelta(seconds=step / 2) <= row.next_attempt_at <= utcnow() + timedelta(seconds=step)
 
 
-class CountingSink:
-    """aiosmtpd that records each message's Message-ID and the client connection it came over."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.ids: list[str] = []
-        self.peers: list[tuple] = []
-        self._lock = threading.Lock()
-        self.controller = None
-
-    def up(self):
-        from aiosmtpd.controller import Controller
-        from email import message_from_bytes
-
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                message = message_from_bytes(envelope.original_content or envelope.content)
-                with sink._lock:
-                    sink.ids.append(message["Message-ID"])
-                    sink.peers.append(session.peer)
-                return "250 OK"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def down(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def connections(self) -> int:
-        with self._lock:
-            return len(set(self.peers))
-
-
 @pytest.fixture
 def counting_sink():
-    sink = CountingSink().up()
+    sink = SmtpSink().up()
     yield sink
     sink.down()
 

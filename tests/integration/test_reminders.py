@@ -183,12 +183,7 @@ def test_smtp_down_then_back_delivers_everything_once(tmp_path, pg_url):
     assert [s for s, _ in states] == ["retrying", "retrying"]
     assert all("Connection refused" in (e or "") or "111" in (e or "") for _, e in states)
 
-    sink = SmtpSink()
-    sink.port = port
-    from aiosmtpd.controller import Controller
-
-    sink.controller = Controller(sink.controller.handler, hostname="127.0.0.1", port=port)
-    sink.start()
+    sink = SmtpSink(port).start()
     try:
         later = datetime.now(timezone.utc) + timedelta(hours=2)
         assert mail_relay(services, later) == 2
