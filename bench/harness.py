@@ -38,6 +38,7 @@ from pathlib import Path
 import click
 
 from bench.floor_app import setup_database
+from services.cli import WEB_WORKERS
 from bench.measure import (db_now, event_stats, libpq_url, percentile, rate, reference_tps,  # noqa: F401
                            wait_drained)
 from bench.table import LEGEND, LevelResult, format_memory, format_table
@@ -509,7 +510,8 @@ def _levels(value: str) -> list[int]:
               help="How long the floor app is driven at each level.")
 @click.option("--pipeline-events", default=600, show_default=True, type=click.IntRange(0, 100_000),
               help="Outbox events filled for the pipeline-only level (0: no such level).")
-@click.option("--web-workers", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--web-workers", default=WEB_WORKERS, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn workers (sync unless --gunicorn-args say otherwise): the service's default.")
 @click.option("--gunicorn-args", default="", show_default=True,
               help="More gunicorn options, for the service and the floor app alike (e.g. '-k gthread --threads 4').")
 @click.option("--worker-concurrency", default=2, show_default=True, type=click.IntRange(1, 64))

@@ -263,17 +263,27 @@ def _celery_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
 
 
+# gunicorn's worker class and count, measured on the 2-core machine (docs/benchmarks.md, "The gunicorn
+# worker class and count"): 4 sync workers; `make run`, the Dockerfile, compose and `make bench` use them.
+WEB_WORKERS = 4
+WEB_WORKER_CLASS = "sync"
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
-@click.option("--workers", "web_workers", default=2, type=int)
-def web(host: str, port: int, web_workers: int) -> None:
+@click.option("--workers", "web_workers", default=WEB_WORKERS, type=int, show_default=True)
+@click.option("--worker-class", default=WEB_WORKER_CLASS, show_default=True,
+              type=click.Choice(["sync", "gthread"]), help="gunicorn's worker class.")
+@click.option("--threads", default=1, type=int, show_default=True, help="Threads per gthread worker.")
+def web(host: str, port: int, web_workers: int, worker_class: str, threads: int) -> None:
     """The web app under gunicorn."""
     _default_base_url(host, port)
     settings = _settings()
     settings.ensure_dirs()
     _metrics_dir_for_workers(settings)
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-w", str(web_workers), "-b", f"{host}:{port}",
+                               "-k", worker_class, *(["--threads", str(threads)] if worker_class == "gthread" else []),
                                "--access-logfile", "-",
                                # access lines with ?token= values masked (the calendar feed URL)
                                "--logger-class", "services.web.security.RedactingGunicornLogger",

@@ -15,7 +15,7 @@ from services.models.registry import Department, User
 from services.models.requests import Answer, Attachment, InformationRequest, RequestThread
 from services.models.workflow import TransitionRecord
 from services.registry import load_version, record_actual
-from services.adapters.unit_of_work import UnitOfWork
+from services.adapters.unit_of_work import UnitOfWork, transaction_cache
 from services.registry import users_of
 from services.reminders import ItemReminder
 from workflows.core import Actor, Forbidden, Invalid, NotFound
@@ -160,6 +160,10 @@ def create_request(uow: UnitOfWork, services, actor: Actor, new: NewRequest) -> 
         uow.session.add(req)
         copies.append(req)
     uow.session.flush()
+    cache = transaction_cache(uow.session)
+    for position, req in enumerate(copies, start=1):
+        # Made in this transaction: no reminder steps yet, and its place among the thread's copies known.
+        cache[("new_copy", req.id)] = position
     for req in copies:
         uow.emit("information_request.created", {"item_id": req.id, "thread_id": thread.id,
                                                  "actor_id": actor.user_id})
@@ -196,8 +200,9 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
     payload: dict = {"thread_id": req.thread_id, "department": req.department.code}
     # Check who and when before looking at the data, so a refused caller learns nothing more.
     WORKFLOW.check(req, event, who)  # who and when before the data: a refused caller learns nothing more
+    thread_number = None
     if event == "send":
-        registration.lock_thread(uow, req)  # before any write (see there why)
+        thread_number = registration.lock_thread(uow, req)  # before any write (see there why)
     clock_before = _clock(req)
     if event == "answer":
         answer_data = validate_answer(req.thread.form, data)
@@ -206,6 +211,7 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
         uow.session.add(answer)
         uow.session.flush()
         payload["answer_id"] = answer.id
+        transaction_cache(uow.session)[("latest_answer", req.id)] = answer  # the response reads it here
     elif event == "extend_deadline":
         machine_data = {"working_days": data.get("working_days")}
     elif event == "delegate":
@@ -220,7 +226,8 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
 
     if event == "send":
         req.sent_at = now
-        registration.register_copy(uow, services, req, now)
+        registration.register_copy(uow, services, req, now, locked=thread_number,
+                                   position=transaction_cache(uow.session).get(("new_copy", req.id)))
     elif event == "answer":
         req.answered_at = now
         req.pauses = [*req.pauses, {"started": now.isoformat(), "ended": None}]
@@ -241,7 +248,8 @@ def _fire(uow: UnitOfWork, services, actor: Actor, req: InformationRequest, even
     if _clock(req) != clock_before:  # reminders follow the deadline only when it moved or stopped
         reminders.reschedule(uow, services, "information_request", req.id,
                              req.due_date if req.state in AWAITING_ADDRESSEE and req.due_at else None,
-                             req.deadline_revision, req.thread.program.slug, now=now)
+                             req.deadline_revision, req.thread.program.slug, now=now,
+                             new_item=("new_copy", req.id) in transaction_cache(uow.session))
 
 
 def _clock(req: InformationRequest) -> tuple:
@@ -271,8 +279,18 @@ def latest_answer(session, request_id: int) -> Answer | None:
     ).scalar_one_or_none()
 
 
+def latest_answer_of(session, req: InformationRequest) -> Answer | None:
+    """``latest_answer``, without a query when this transaction's transition already made or read it
+    (the response of ``answer`` and ``accept`` is built in the transition's transaction)."""
+    key = ("latest_answer", req.id)
+    cache = transaction_cache(session)
+    if key not in cache:
+        cache[key] = latest_answer(session, req.id)
+    return cache[key]
+
+
 def _record_actuals(uow: UnitOfWork, req: InformationRequest, actor: Actor) -> None:
-    answer = latest_answer(uow.session, req.id)
+    answer = latest_answer_of(uow.session, req)
     if answer is None:
         return
     for item in req.thread.form:

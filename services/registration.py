@@ -71,23 +71,31 @@ def lock_thread(uow: UnitOfWork, req: InformationRequest) -> str | None:
     ).scalar_one()
 
 
-def register_copy(uow: UnitOfWork, services, req: InformationRequest, now: datetime) -> None:
+_UNREAD = object()
+
+
+def register_copy(uow: UnitOfWork, services, req: InformationRequest, now: datetime,
+                  locked=_UNREAD, position: int | None = None) -> None:
     """Number a copy on its first send: the thread's number (taken now if this is the thread's first
-    send) and the copy's position among the thread's copies."""
+    send) and the copy's position among the thread's copies. ``locked``: what ``lock_thread`` returned
+    earlier in this transaction (the lock is still held, so the number cannot have changed since):
+    the thread is not read and locked a second time. ``position``: the copy's place among its thread's
+    copies when the caller knows it (copies created together in this transaction), else counted."""
     if req.registration_number is not None:
         return  # sent before (e.g. withdrawn and sent again): the number stays
     session = uow.session
-    thread_number = lock_thread(uow, req)
+    thread_number = lock_thread(uow, req) if locked is _UNREAD else locked
     thread: RequestThread = req.thread
     if thread_number is None:
         thread_number, day = next_number(uow, services, thread.requester_department.code, now)
         thread.registration_number, thread.registration_date = thread_number, day
     elif thread.registration_number != thread_number:
         session.refresh(thread, ["registration_number", "registration_date"])
-    position = session.execute(
-        select(func.count()).select_from(InformationRequest)
-        .where(InformationRequest.thread_id == req.thread_id, InformationRequest.id <= req.id)
-    ).scalar_one()
+    if position is None:
+        position = session.execute(
+            select(func.count()).select_from(InformationRequest)
+            .where(InformationRequest.thread_id == req.thread_id, InformationRequest.id <= req.id)
+        ).scalar_one()
     req.registration_number = copy_number(thread_number, position)
     req.registration_date = now.astimezone(services.tz).date()
 

@@ -54,8 +54,12 @@ def ladder_for(kind: str, program_slug: str | None) -> Ladder:
 
 
 def reschedule(uow: UnitOfWork, services, kind: str, item_id: int, due: date | None, revision: int,
-               program_slug: str | None = None, now: datetime | None = None) -> list[ReminderStep]:
+               program_slug: str | None = None, now: datetime | None = None,
+               new_item: bool = False) -> list[ReminderStep]:
     """Make the item's pending steps match its deadline; a no-op when nothing moved.
+
+    ``new_item``: the item was created in this transaction, so it has no steps yet (nothing to cancel
+    or look up: the ladder is only added).
 
     No live deadline: every pending step is cancelled. A new deadline revision:
     the old revision's steps are cancelled and the ladder planned afresh. The
@@ -68,13 +72,15 @@ def reschedule(uow: UnitOfWork, services, kind: str, item_id: int, due: date | N
     if due is None:
         uow.session.execute(update(ReminderStep).where(*pending_of_item).values(state="cancelled"))
         return []
-    uow.session.execute(update(ReminderStep).where(*pending_of_item, ReminderStep.deadline_revision != revision)
-                        .values(state="cancelled"))
     hours, _, _ = load_reminder_config()
-    existing = {step.rule: step for step in uow.session.execute(
-        select(ReminderStep).where(ReminderStep.item_kind == kind, ReminderStep.item_id == item_id,
-                                   ReminderStep.deadline_revision == revision)
-    ).scalars()}
+    existing: dict = {}
+    if not new_item:
+        uow.session.execute(update(ReminderStep).where(*pending_of_item, ReminderStep.deadline_revision != revision)
+                            .values(state="cancelled"))
+        existing = {step.rule: step for step in uow.session.execute(
+            select(ReminderStep).where(ReminderStep.item_kind == kind, ReminderStep.item_id == item_id,
+                                       ReminderStep.deadline_revision == revision)
+        ).scalars()}
     steps = []
     for planned in plan(services.calendar, services.tz, due, ladder_for(kind, program_slug), hours):
         # A step already past when planned (a short deadline) would only be noise now.

@@ -26,6 +26,62 @@ BatchHandler = Callable[[list, list[Write]], None]
 NEXT_COMMIT: ContextVar[list | None] = ContextVar("interdept_next_commit", default=None)
 
 
+_TX_CACHE = "interdept_transaction_cache"
+
+
+def transaction_cache(session: Session) -> dict:
+    """What a use case read or made in this unit of work's transaction, to read again without a query
+    (e.g. a copy's latest answer for the response); emptied at every commit, rollback and exit."""
+    return session.info.setdefault(_TX_CACHE, {})
+
+
+class RequestScope:
+    """One connection and one session for a whole HTTP request, shared by its units of work.
+
+    The entrypoint opens it (``REQUEST_SCOPE.set(RequestScope(factory))``) and closes it at the end of
+    the request. The connection is checked out of the pool at the first statement and kept until
+    ``close``; the session is bound to it, so a commit ends the transaction but not the checkout. The
+    caller's authentication reads in this session without ending the transaction, so the view's unit of
+    work goes on in the same transaction (one BEGIN, one checkout). A unit of work opened while
+    another one holds the session (nested) gets a session of its own, as before.
+    """
+
+    def __init__(self, session_factory: sessionmaker):
+        self.session_factory = session_factory
+        self._session: Session | None = None
+        self._connection = None
+        self.busy = False
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            engine = self.session_factory.kw["bind"]
+            self._connection = engine.connect()
+            self._session = self.session_factory(bind=self._connection)
+        return self._session
+
+    def close(self) -> None:
+        """End the request: roll back what was not committed, give the connection back."""
+        session, connection = self._session, self._connection
+        self._session = self._connection = None
+        self.busy = False
+        try:
+            if session is not None:
+                session.rollback()
+                session.close()
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def reset(self) -> None:
+        """Drop the connection (e.g. found dead): the next statement checks out another one."""
+        self.close()
+
+
+# The request's scope, when the entrypoint opened one (the web app does for /api/).
+REQUEST_SCOPE: ContextVar[RequestScope | None] = ContextVar("interdept_request_scope", default=None)
+
+
 class UnitOfWork:
     """Commit writes and their events together; ring the broker only after commit."""
 
@@ -40,9 +96,17 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
         self._batches: dict[str, tuple[list, BatchHandler]] = {}
         self._closing: list[Write] = []
+        self._scope: RequestScope | None = None
 
     def __enter__(self) -> "UnitOfWork":
-        self.session = self._session_factory()
+        scope = REQUEST_SCOPE.get()
+        if scope is not None and not scope.busy and scope.session_factory is self._session_factory:
+            scope.busy = True
+            self._scope = scope
+            self.session = scope.session  # goes on in the request's transaction (e.g. the auth read's)
+        else:
+            self._scope = None
+            self.session = self._session_factory()
         self._new_events = []
         self._after_commit = []
         self._batches = {}
@@ -50,8 +114,13 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.session.info.pop(_TX_CACHE, None)
         self.session.rollback()
-        self.session.close()
+        if self._scope is not None:
+            self._scope.busy = False  # the request's session and connection stay for its next unit of work
+            self._scope = None
+        else:
+            self.session.close()
 
     def emit(self, type_: str, payload: dict) -> OutboxEvent:
         """Record an event; one that no handler listens to is kept, complete, and rings no bell."""
@@ -83,6 +152,7 @@ class UnitOfWork:
             for write in closing:
                 write(self.session)
             closing = []
+        self.session.info.pop(_TX_CACHE, None)
         self.session.commit()
         published, self._new_events = self._new_events, []
         if published and self._publisher is not None:
@@ -145,6 +215,7 @@ class UnitOfWork:
             raise
 
     def rollback(self) -> None:
+        self.session.info.pop(_TX_CACHE, None)
         self.session.rollback()
         self._new_events = []
         self._after_commit = []

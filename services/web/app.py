@@ -12,6 +12,7 @@ from services.web.api import (
 )
 from services.web.api.docs import init_docs
 from services.web.api.errors import JsonErrorApi, register_error_handlers
+from services.web.context import init_request_scope
 from services.web.idempotency import init_idempotency
 from services.web.input_guard import init_input_guard
 from services.web.observability import init_observability
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, services=None, test_config: dic
     if test_config:
         app.config.update(test_config)
     app.extensions["interdept"] = services or bootstrap(settings)
+    init_request_scope(app)  # first: the token lookup of any later hook (idempotency) reads in it
     init_web_session(app)
     init_security(app)
     init_input_guard(app)

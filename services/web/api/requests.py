@@ -21,7 +21,7 @@ blp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Зап�
 def request_view(services, session, actor, req, *, fresh: bool = False) -> dict:
     """``fresh``: a copy created in this transaction, which has no answer or attachment to look up."""
     deadline = ir.deadline_of(services, req)
-    answer = None if fresh else ir.latest_answer(session, req.id)
+    answer = None if fresh else ir.latest_answer_of(session, req)
     attachments = [] if fresh else (
         session.query(Attachment).filter(Attachment.request_id == req.id).order_by(Attachment.id).all())
     return {
