@@ -167,13 +167,14 @@ def test_a_reversed_range_a_bad_date_an_unknown_filter_or_sort_is_a_422_naming_t
                                                             "due_to": "2026-01-01"}).status_code == 422
 
 
-def _reports(services) -> list[int]:
-    """Four reports of one program, in id order (the seed writes none)."""
+def _reports(services, n: int = 0) -> list[int]:
+    """Four reports of one program, in id order (the seed writes none); ``n``: another set, two years on."""
+    y = 2016 + 2 * n
     rows = [  # period, kind, state, due date, number
-        ("2016-Q2", "quarterly", 2016, 2, "submitted", date(2016, 7, 20), "ЭК-0002"),
-        ("2016", "annual", 2016, None, "draft", date(2017, 2, 1), None),
-        ("2016-Q1", "quarterly", 2016, 1, "collecting", date(2016, 4, 20), "ЭК-0001"),
-        ("2017-Q1", "quarterly", 2017, 1, "published", date(2017, 4, 20), "ЭК-0003"),
+        (f"{y}-Q2", "quarterly", y, 2, "submitted", date(y, 7, 20), f"ЭК-{n:02d}02"),
+        (f"{y}", "annual", y, None, "draft", date(y + 1, 2, 1), None),
+        (f"{y}-Q1", "quarterly", y, 1, "collecting", date(y, 4, 20), f"ЭК-{n:02d}01"),
+        (f"{y + 1}-Q1", "quarterly", y + 1, 1, "published", date(y + 1, 4, 20), f"ЭК-{n:02d}03"),
     ]
     with services.uow() as uow:
         s = uow.session
@@ -218,12 +219,12 @@ def test_each_report_order_and_filter_lists_exactly_its_rows(world):
         assert _api_ids(world, "reports", api_query, token="econ") == want, query
 
 
-def _amendments(services) -> list[int]:
+def _amendments(services, n: int = 0) -> list[int]:
     rows = [  # state, justification, due date, number
-        ("under_review", "Уточнение финансирования", date(2026, 5, 1), "ЭК-И-0002"),
+        ("under_review", "Уточнение финансирования", date(2026, 5, 1), f"ЭК-И-{n:02d}02"),
         ("draft", "Актуализация показателей", None, None),
-        ("under_review", "Бюджет на 2027 год", date(2026, 7, 1), "ЭК-И-0001"),
-        ("adopted", "Вводные изменения", date(2026, 3, 1), "ЭК-И-0003"),
+        ("under_review", "Бюджет на 2027 год", date(2026, 7, 1), f"ЭК-И-{n:02d}01"),
+        ("adopted", "Вводные изменения", date(2026, 3, 1), f"ЭК-И-{n:02d}03"),
     ]
     with services.uow() as uow:
         s = uow.session
