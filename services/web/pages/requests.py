@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from services import attachments, information_requests as ir, list_export, lists
