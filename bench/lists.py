@@ -63,7 +63,7 @@ def _median_ms(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def run(pg_admin_url: str, sizes: list[int], repeat: int) -> tuple[list[dict], dict]:
+def run(pg_admin_url: str, sizes: list[int], repeat: int, sorts: bool = False) -> tuple[list[dict], dict]:
     from sqlalchemy import create_engine, select, text
 
     from config.settings import Settings
@@ -127,6 +127,13 @@ def run(pg_admin_url: str, sizes: list[int], repeat: int) -> tuple[list[dict], d
                 row[f"{w}_uc_rare_ms"] = _median_ms(lambda: use_case(RARE), repeat)
                 row[f"{w}_exact_count_ms"] = _median_ms(lambda: use_case(None, None), repeat)
                 row[f"{w}_rare_found"] = use_case(RARE)
+            if sorts:  # each column's order, first page, as the administrator (sees everything)
+                for key in lists.REQUEST_COLUMNS:
+                    def sorted_page(key=key):
+                        with services.uow() as uow:
+                            return len(lists.request_page(uow.session, who["admin"],
+                                                          lists.RequestQuery(sort=key)).items)
+                    row[f"sort_{key}_ms"] = _median_ms(sorted_page, repeat)
             rows.append(row)
         with services.engine.connect() as conn:
             for label, where in (("rare search", f"t.search_text LIKE '%{RARE}%'"), ("first page", "true")):
@@ -215,7 +222,8 @@ def sqlite_run(sizes: list[int], repeat: int) -> list[dict]:
 @click.option("--repeat", default=15, show_default=True, type=click.IntRange(1, 1000), help="Timings per figure.")
 @click.option("--pg-admin-url", default=lambda: os.environ.get("BENCH_POSTGRES_URL", DEFAULT_PG), show_default=True)
 @click.option("--sqlite", is_flag=True, help="The embedded default instead: the use case on a temporary SQLite file.")
-def lists_bench(sizes: str, repeat: int, pg_admin_url: str, sqlite: bool) -> None:
+@click.option("--sorts", is_flag=True, help="Also time the first page in each column's order (use case, admin).")
+def lists_bench(sizes: str, repeat: int, pg_admin_url: str, sqlite: bool, sorts: bool) -> None:
     """Time the first list page and searches as the requests grow (needs PostgreSQL)."""
     try:
         counts = sorted(int(s) for s in sizes.split(",") if s.strip())
@@ -228,7 +236,7 @@ def lists_bench(sizes: str, repeat: int, pg_admin_url: str, sqlite: bool) -> Non
             click.echo(f"{r['items']:>10,} {r['fill_s']:>7.1f} {r['page_ms']:>7.1f} {r['rare_ms']:>7.1f} "
                        f"{r['common_ms']:>7.1f}  {r['rare_found']}")
         return
-    results, plans = run(pg_admin_url, counts, repeat)
+    results, plans = run(pg_admin_url, counts, repeat, sorts)
     click.echo(f"median of {repeat}, ms; 'page'/'rare'/'common': GET /requests (rendered) with no query, "
                f"q={RARE} (10 rows), q={COMMON} (1/8 of rows); 'uc': the use case alone; "
                f"'exact count': the use case counting every match (the API's total)")
@@ -240,6 +248,12 @@ def lists_bench(sizes: str, repeat: int, pg_admin_url: str, sqlite: bool) -> Non
             click.echo(f"{r['items']:>10,} {r['fill_s']:>7.1f} {w:>6} {r[w + '_page_ms']:>7.1f} "
                        f"{r[w + '_rare_ms']:>7.1f} {r[w + '_common_ms']:>7.1f} {r[w + '_uc_page_ms']:>8.1f} "
                        f"{r[w + '_uc_rare_ms']:>8.1f} {r[w + '_exact_count_ms']:>12.1f}  {r[w + '_rare_found']}")
+    if sorts:
+        keys = [k[5:-3] for k in results[0] if k.startswith("sort_")]
+        click.echo("\nfirst page in each column's order (use case, admin), ms")
+        click.echo(f"{'items':>10} " + " ".join(f"{k:>8}" for k in keys))
+        for r in results:
+            click.echo(f"{r['items']:>10,} " + " ".join(f"{r[f'sort_{k}_ms']:>8.1f}" for k in keys))
     for label, plan in plans.items():
         click.echo(f"\nplan at the largest size, {label} (admin):")
         for line in plan:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from sqlalchemy import String, and_, case, cast, false, func, literal, or_, select, true
 
@@ -42,9 +42,6 @@ from workflows.registration import search_form
 from workflows.report import NOT_SUBMITTED
 
 COUNT_LIMIT = 10_000
-REQUEST_SORTS = ("new", "old", "due")
-AMENDMENT_SORTS = ("new", "old")
-REPORT_SORTS = ("period", "due")
 KIND_LABELS = {"annual": "годовой", "quarterly": "квартальный"}
 _MAX_ID = 2 ** 63 - 1
 
@@ -86,12 +83,17 @@ def _number(word: str) -> int | None:
 
 
 def _page(session, entity, where: list, order: list, page: int, per_page: int | None,
-          count_limit: int | None, clamp: bool, join=None) -> ListPage:
-    """Count (up to the limit past this page), then fetch one page in ``order``."""
+          count_limit: int | None, clamp: bool, join=None, order_join=None) -> ListPage:
+    """Count (up to the limit past this page), then fetch one page in ``order``.
+
+    ``join``: a table a condition needs (both queries); ``order_join``: one only the order needs
+    (the page's query alone: the count still reads one table)."""
     ids = select(entity.id).select_from(entity)
     rows = select(entity)
     if join is not None:  # only when a condition needs it: the count then reads one table
         ids, rows = ids.join(join), rows.join(join)
+    if order_join is not None and order_join is not join:
+        rows = rows.join(order_join)
     ids, rows = ids.where(*where), rows.where(*where)
     if per_page is None:  # everything (the reports API's contract; reports are few per program)
         items = session.execute(rows.order_by(*order)).unique().scalars().all()
@@ -109,6 +111,56 @@ def _page(session, entity, where: list, order: list, page: int, per_page: int | 
     return ListPage(list(items), total, page, per_page, exact)
 
 
+# --- sorting ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sort:
+    """A list's order as the URL writes it: a column's key, "-key" for descending.
+
+    Every order ends with the id in the same direction, so equal values keep one order across pages
+    and the reversed order is exactly the reverse."""
+
+    key: str
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> "Sort":
+        return cls(text[1:], True) if text.startswith("-") else cls(text)
+
+    def __str__(self) -> str:
+        return ("-" if self.descending else "") + self.key
+
+
+def sort_values(columns: Mapping, aliases: Mapping[str, str]) -> tuple[str, ...]:
+    """Every value ``sort`` may take: each column both ways, and the older words for some."""
+    return tuple(v for key in columns for v in (key, f"-{key}")) + tuple(aliases)
+
+
+@dataclass(frozen=True)
+class _Reversed:
+    """A part of a column's order that runs against the column's direction."""
+
+    expr: object
+
+
+def _ordered(sort: Sort, columns: Mapping, id_column, **context) -> list:
+    out = []
+    for e in columns[sort.key](**context) if sort.key in columns else []:
+        down = sort.descending != isinstance(e, _Reversed)
+        e = e.expr if isinstance(e, _Reversed) else e
+        out.append((e.desc() if down else e.asc()).nulls_last())
+    return out + [id_column.desc() if sort.descending else id_column.asc()]
+
+
+def _rank(column, keys: Sequence):
+    """A column ordered by a list of its values (states in workflow order, departments by name)."""
+    return case({k: n for n, k in enumerate(keys)}, value=column, else_=len(keys)) if keys else literal(0)
+
+
+def _names_order(session, model, label) -> list:
+    return [i for i, _ in sorted(session.execute(select(model.id, label)).all(), key=lambda r: (search_key(r[1]), r[0]))]
+
+
 # --- information requests ---------------------------------------------------------
 
 @dataclass
@@ -121,9 +173,28 @@ class RequestQuery:
     department: str | None = None
     due_before: datetime | None = None
     due_after: datetime | None = None
-    sort: str = "new"
+    due_from: date | None = None  # the due date, both ends included
+    due_to: date | None = None
+    assignee: int | None = None  # "assigned to me": the caller's user id
+    number: str | None = None  # part of the registration number
+    sort: str = "-id"
     page: int = 1
     per_page: int | None = 20
+
+
+REQUEST_COLUMNS = {
+    "id": lambda **_: [],
+    "number": lambda **_: [InformationRequest.registration_number],
+    "subject": lambda **_: [RequestThread.subject],
+    "from": lambda session, **_: [_rank(InformationRequest.requester_department_id,
+                                        _names_order(session, Department, Department.name))],
+    "to": lambda session, **_: [_rank(InformationRequest.department_id,
+                                      _names_order(session, Department, Department.name))],
+    "state": lambda **_: [_rank(InformationRequest.state, ir.WORKFLOW.states)],
+    "due": lambda **_: [InformationRequest.due_at],
+}
+REQUEST_ALIASES = {"new": "-id", "old": "id"}  # the words the list used before its columns sorted
+REQUEST_SORTS = sort_values(REQUEST_COLUMNS, REQUEST_ALIASES)
 
 
 def _department_ids(session) -> dict[int, str]:
@@ -156,6 +227,14 @@ def request_conditions(session, actor: Actor, f: RequestQuery, now: datetime) ->
         where.append(InformationRequest.due_at < f.due_before)
     if f.due_after:
         where.append(InformationRequest.due_at > f.due_after)
+    if f.due_from:
+        where.append(InformationRequest.due_date >= f.due_from)
+    if f.due_to:
+        where.append(InformationRequest.due_date <= f.due_to)
+    if f.assignee is not None:
+        where.append(InformationRequest.assignee_id == f.assignee)
+    if f.number:
+        where.append(_like(InformationRequest.registration_number, search_form(f.number)))
     found = words(f.q)
     departments = _department_ids(session) if found else {}
     for word in found:
@@ -174,31 +253,35 @@ def request_conditions(session, actor: Actor, f: RequestQuery, now: datetime) ->
     return where
 
 
-def _request_order(sort: str) -> list:
-    if sort == "old":
-        return [InformationRequest.id.asc()]
-    if sort == "due":
-        return [InformationRequest.due_at.asc().nulls_last(), InformationRequest.id.asc()]
-    return [InformationRequest.id.desc()]
+def _sort(text: str, columns: Mapping, aliases: Mapping[str, str], default: str) -> Sort:
+    sort = Sort.parse(aliases.get(text, text))
+    return sort if sort.key in columns else Sort.parse(default)
+
+
+def _request_order(session, sort: Sort) -> list:
+    return _ordered(sort, REQUEST_COLUMNS, InformationRequest.id, session=session)
 
 
 def request_page(session, actor: Actor, f: RequestQuery, *, now: datetime | None = None,
                  count_limit: int | None = COUNT_LIMIT, clamp: bool = True) -> ListPage:
     where = request_conditions(session, actor, f, now or utcnow())
-    return _page(session, InformationRequest, where, _request_order(f.sort if f.sort in REQUEST_SORTS else "new"),
-                 f.page, f.per_page, count_limit, clamp, join=RequestThread if words(f.q) else None)
+    sort = _sort(f.sort, REQUEST_COLUMNS, REQUEST_ALIASES, "-id")
+    return _page(session, InformationRequest, where, _request_order(session, sort),
+                 f.page, f.per_page, count_limit, clamp, join=RequestThread if words(f.q) else None,
+                 order_join=RequestThread if sort.key == "subject" else None)
 
 
 def thread_copies(session, actor: Actor, thread_id: int) -> list[InformationRequest]:
     """The visible copies of one thread (a handful: one per addressee)."""
-    return list(request_page(session, actor, RequestQuery(thread=thread_id, sort="old", per_page=None)).items)
+    return list(request_page(session, actor, RequestQuery(thread=thread_id, sort="id", per_page=None)).items)
 
 
 def waiting_on_others(session, actor: Actor, *, limit: int = 200) -> ListPage:
     """What my department sent and still waits for, soonest deadline first (the home page)."""
     where = [ir.visible_filter(actor), InformationRequest.state.in_(AWAITING_ADDRESSEE),
              InformationRequest.requester_department_id == _my_department_id(actor)]
-    return _page(session, InformationRequest, where, _request_order("due"), 1, limit, COUNT_LIMIT, True)
+    return _page(session, InformationRequest, where, _request_order(session, Sort("due")), 1, limit, COUNT_LIMIT,
+                 True)
 
 
 # --- reports ------------------------------------------------------------------------
@@ -212,7 +295,10 @@ class ReportQuery:
     state: str | None = None
     overdue: bool | None = None
     exclude_states: tuple[str, ...] = ()
-    sort: str = "period"
+    due_from: date | None = None
+    due_to: date | None = None
+    number: str | None = None
+    sort: str = "-period"
     page: int = 1
     per_page: int | None = 20
 
@@ -275,11 +361,17 @@ def report_conditions(session, actor: Actor, f: ReportQuery, now: datetime) -> l
         where.append(Report.state == f.state)
     if f.exclude_states:
         where.append(Report.state.not_in(f.exclude_states))
-    overdue = and_(Report.state.in_(NOT_SUBMITTED), Report.due_at < now)
+    overdue = _report_overdue(now)
     if f.overdue is True:
         where.append(overdue)
     elif f.overdue is False:
         where.append(~overdue)
+    if f.due_from:
+        where.append(Report.due_date >= f.due_from)
+    if f.due_to:
+        where.append(Report.due_date <= f.due_to)
+    if f.number:
+        where.append(_like(Report.registration_number, search_form(f.number)))
     found = words(f.q)
     programs = dict(session.execute(select(Program.id, Program.title + literal(" ") + Program.slug)).all()) \
         if found else {}
@@ -299,14 +391,31 @@ def report_conditions(session, actor: Actor, f: ReportQuery, now: datetime) -> l
     return where
 
 
+def _report_overdue(now: datetime):
+    return and_(Report.state.in_(NOT_SUBMITTED), Report.due_at < now)
+
+
+REPORT_COLUMNS = {
+    # the annual report after its year's fourth quarter
+    "period": lambda **_: [Report.year, func.coalesce(Report.quarter, 5)],
+    "number": lambda **_: [Report.registration_number],
+    "program": lambda session, **_: [_rank(Report.program_id, _names_order(session, Program, Program.title))],
+    "state": lambda **_: [_rank(Report.state, rp.WORKFLOW.states)],
+    "due": lambda **_: [Report.due_date],
+    # days late: none first, then as the deadline passed longer ago (a later deadline is fewer days late)
+    "late": lambda now, **_: [case((_report_overdue(now), 1), else_=0),
+                              _Reversed(case((_report_overdue(now), Report.due_at), else_=None))],
+}
+REPORT_SORTS = sort_values(REPORT_COLUMNS, {})
+
+
 def report_page(session, actor: Actor, f: ReportQuery, *, now: datetime | None = None,
                 count_limit: int | None = COUNT_LIMIT, clamp: bool = True) -> ListPage:
-    if f.sort == "due":
-        order = [Report.due_date, Report.id]
-    else:  # latest period first; the annual report after its year's fourth quarter
-        order = [Report.year.desc(), func.coalesce(Report.quarter, 5).desc(), Report.id.desc()]
-    where = report_conditions(session, actor, f, now or utcnow())
-    return _page(session, Report, where, order, f.page, f.per_page, count_limit, clamp)
+    now = now or utcnow()
+    sort = _sort(f.sort, REPORT_COLUMNS, {}, "-period")
+    where = report_conditions(session, actor, f, now)
+    return _page(session, Report, where, _ordered(sort, REPORT_COLUMNS, Report.id, session=session, now=now),
+                 f.page, f.per_page, count_limit, clamp)
 
 
 # --- amendments ---------------------------------------------------------------------
@@ -317,9 +426,26 @@ class AmendmentQuery:
     program: str | None = None
     state: str | None = None
     exclude_states: tuple[str, ...] = ()
-    sort: str = "new"
+    overdue: bool | None = None  # its review past the deadline
+    due_from: date | None = None
+    due_to: date | None = None
+    number: str | None = None
+    sort: str = "-id"
     page: int = 1
     per_page: int | None = 20
+
+
+AMENDMENT_COLUMNS = {
+    "id": lambda **_: [],
+    "number": lambda **_: [Amendment.registration_number],
+    "justification": lambda **_: [Amendment.justification],
+    "program": lambda session, **_: [_rank(Amendment.program_id, _names_order(session, Program, Program.title))],
+    "state": lambda **_: [_rank(Amendment.state, am.WORKFLOW.states)],
+    "due": lambda **_: [Amendment.due_at],
+}
+AMENDMENT_ALIASES = {"new": "-id", "old": "id"}
+AMENDMENT_SORTS = sort_values(AMENDMENT_COLUMNS, AMENDMENT_ALIASES)
+IN_REVIEW = ("under_review",)
 
 
 def amendment_visibility(session, actor: Actor):
@@ -331,7 +457,7 @@ def amendment_visibility(session, actor: Actor):
     return Amendment.program_id.in_(visible) if visible else false()
 
 
-def amendment_conditions(session, actor: Actor, f: AmendmentQuery) -> list:
+def amendment_conditions(session, actor: Actor, f: AmendmentQuery, now: datetime) -> list:
     where = [amendment_visibility(session, actor)]
     if f.program:
         where.append(Amendment.program_id == select(Program.id).where(Program.slug == f.program).scalar_subquery())
@@ -339,6 +465,17 @@ def amendment_conditions(session, actor: Actor, f: AmendmentQuery) -> list:
         where.append(Amendment.state == f.state)
     if f.exclude_states:
         where.append(Amendment.state.not_in(f.exclude_states))
+    overdue = and_(Amendment.state.in_(IN_REVIEW), Amendment.due_at < now)
+    if f.overdue is True:
+        where.append(overdue)
+    elif f.overdue is False:
+        where.append(~overdue | Amendment.due_at.is_(None))
+    if f.due_from:
+        where.append(Amendment.due_date >= f.due_from)
+    if f.due_to:
+        where.append(Amendment.due_date <= f.due_to)
+    if f.number:
+        where.append(_like(Amendment.registration_number, search_form(f.number)))
     found = words(f.q)
     programs = dict(session.execute(select(Program.id, Program.title)).all()) if found else {}
     for word in found:
@@ -355,8 +492,101 @@ def amendment_conditions(session, actor: Actor, f: AmendmentQuery) -> list:
     return where
 
 
-def amendment_page(session, actor: Actor, f: AmendmentQuery, *, count_limit: int | None = COUNT_LIMIT,
-                   clamp: bool = True) -> ListPage:
-    order = [Amendment.id.asc()] if f.sort == "old" else [Amendment.id.desc()]
-    return _page(session, Amendment, amendment_conditions(session, actor, f), order, f.page, f.per_page,
-                 count_limit, clamp)
+def amendment_page(session, actor: Actor, f: AmendmentQuery, *, now: datetime | None = None,
+                   count_limit: int | None = COUNT_LIMIT, clamp: bool = True) -> ListPage:
+    sort = _sort(f.sort, AMENDMENT_COLUMNS, AMENDMENT_ALIASES, "-id")
+    order = _ordered(sort, AMENDMENT_COLUMNS, Amendment.id, session=session)
+    return _page(session, Amendment, amendment_conditions(session, actor, f, now or utcnow()), order, f.page,
+                 f.per_page, count_limit, clamp)
+
+
+# --- a list's query string ------------------------------------------------------------
+
+LIST_KINDS = ("requests", "reports", "amendments")
+ONE = ("1",)  # a checkbox: checked or absent
+TEXT_MAX = 200
+NUMBER_MAX = 64
+NOT_OFFERED = "Такого значения нет в списке."
+# Each list's filters: the name in the URL and the values it may take (None: free text or a date).
+FILTERS: dict[str, dict[str, object]] = {
+    "requests": {"q": None, "number": None, "state": ir.WORKFLOW.states, "box": ("in", "out"),
+                 "department": "departments", "mine": ONE, "overdue": ONE, "due_from": None, "due_to": None,
+                 "sort": REQUEST_SORTS},
+    "reports": {"q": None, "number": None, "program": "programs", "kind": tuple(KIND_LABELS),
+                "state": rp.WORKFLOW.states, "overdue": ONE, "due_from": None, "due_to": None,
+                "sort": REPORT_SORTS},
+    "amendments": {"q": None, "number": None, "program": "programs", "state": am.WORKFLOW.states,
+                   "overdue": ONE, "due_from": None, "due_to": None, "sort": AMENDMENT_SORTS},
+}
+PAGING = ("page",)
+_QUERIES = {"requests": RequestQuery, "reports": ReportQuery, "amendments": AmendmentQuery}
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+def due_range_problem(due_from: date | None, due_to: date | None) -> str | None:
+    """A reversed range is refused at its end (the field named), never read as empty."""
+    return "Конец срока раньше начала." if due_from and due_to and due_to < due_from else None
+
+
+def parse_list_args(session, actor: Actor, kind: str, args: Mapping[str, str]):
+    """A list's filters from its query string: the query, and each refused value named at its field.
+
+    A name no list offers, a value no form offers, a malformed date or a reversed range is refused
+    (the page answers 422 showing the list with the rest of the filters), never ignored."""
+    allowed = FILTERS[kind]
+    errors: dict[str, list[str]] = {}
+    values: dict[str, object] = {}
+    for name in args:
+        if name not in allowed and name not in PAGING:
+            errors[name[:100]] = ["Такого отбора нет."]
+    for name, choices in allowed.items():
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            continue
+        if choices == "departments":
+            choices = set(_department_codes(session))
+        elif choices == "programs":
+            choices = set(session.execute(select(Program.slug)).scalars())
+        if choices is None and name in ("due_from", "due_to"):
+            values[name] = _date(raw)
+            if values[name] is None:
+                errors[name] = ["Дата в виде ГГГГ-ММ-ДД."]
+        elif choices is None:
+            limit = NUMBER_MAX if name == "number" else TEXT_MAX
+            if len(raw) > limit:
+                errors[name] = [f"Не длиннее {limit} символов."]
+            else:
+                values[name] = raw
+        elif raw not in choices:
+            errors[name] = [NOT_OFFERED]
+        else:
+            values[name] = raw
+    problem = due_range_problem(values.get("due_from"), values.get("due_to"))
+    if problem:
+        errors["due_to"] = [problem]
+        values.pop("due_to")
+    for flag in ("overdue", "mine"):
+        if flag in values:
+            values[flag] = True
+    if values.pop("mine", False):
+        values["assignee"] = actor.user_id
+    return _QUERIES[kind](**{k: v for k, v in values.items() if v is not None}), errors
+
+
+def _department_codes(session) -> list[str]:
+    return list(session.execute(select(Department.code)).scalars())
+
+
+DEFAULT_SORTS = {"requests": "-id", "reports": "-period", "amendments": "-id"}
+_ALIASES = {"requests": REQUEST_ALIASES, "reports": {}, "amendments": AMENDMENT_ALIASES}
+
+
+def shown_sort(kind: str, text: str | None) -> str:
+    """The order a list is in, as its column headers show it ("new" is "-id")."""
+    return _ALIASES[kind].get(text or "", text or "") or DEFAULT_SORTS[kind]

@@ -148,6 +148,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/programs/<slug>/versions/<int:a>/diff/<int:b>"): Rule(WEB_LOGIN),
     ("GET", "/requests"): Rule(WEB_LOGIN),
     ("GET", "/requests/export.<fmt>"): Rule(WEB_LOGIN),
+    ("GET", "/reports/export.<fmt>"): Rule(WEB_LOGIN),
+    ("GET", "/amendments/export.<fmt>"): Rule(WEB_LOGIN),
+    ("POST", "/<any(requests, reports, amendments):kind>/filters"): Rule(WEB_FORM),
+    ("POST", "/<any(requests, reports, amendments):kind>/filters/<int:filter_id>/delete"): Rule(WEB_FORM),
     ("GET", "/requests/new"): Rule(WEB_LOGIN),
     ("POST", "/requests/new"): Rule(WEB_FORM),
     ("GET", "/requests/<int:request_id>"): Rule(WEB_LOGIN),
@@ -330,7 +334,7 @@ def _build_world(services, app) -> World:
                     "object_type": "report", "object_id": report, "filename": "does-not-exist.css",
                     "request_id": it_mfc, "report_id": report, "amendment_id": amendment, "attachment_id": att,
                     "a": 1, "b": 1, "email_id": 999_999, "token": "not-a-password-link",
-                    "name": "swagger-ui.css", "fmt": "xlsx"}
+                    "name": "swagger-ui.css", "fmt": "xlsx", "kind": "requests", "filter_id": 1}
     world.victim_token = victim_token
     return world
 

@@ -67,14 +67,15 @@ def test_the_export_holds_exactly_the_filtered_list(services):
     assert "attachment" in r.headers["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(r.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("№", "Тема", "От кого", "Кому", "Состояние", "Направлен", "Срок", "Просрочен")
+    assert rows[0] == ("№", "Рег. номер", "Тема", "От кого", "Кому", "Состояние", "Направлен", "Срок", "Просрочен")
     assert [row[0] for row in rows[1:]] == listed  # the same rows, the same order
     first = rows[1]
-    assert first[1] == "=Сведения №00" and sheet.cell(row=2, column=2).data_type == "s"  # text, not a formula
-    assert first[2] == "Отдел информационных технологий администрации города"
-    assert first[3].startswith("Котовское муниципальное казенное учреждение")
-    assert first[4] == "Направлен"
-    assert isinstance(first[6], (date,)) and sheet.cell(row=2, column=7).number_format == "DD.MM.YYYY"
+    assert first[1].startswith("ИТ-")  # the registration number, as the list shows it
+    assert first[2] == "=Сведения №00" and sheet.cell(row=2, column=3).data_type == "s"  # text, not a formula
+    assert first[3] == "Отдел информационных технологий администрации города"
+    assert first[4].startswith("Котовское муниципальное казенное учреждение")
+    assert first[5] == "Направлен"
+    assert isinstance(first[7], (date,)) and sheet.cell(row=2, column=8).number_format == "DD.MM.YYYY"
 
     r = it.get(f"/requests/export.csv?{query}")
     assert r.status_code == 200 and r.mimetype == "text/csv"
@@ -82,8 +83,8 @@ def test_the_export_holds_exactly_the_filtered_list(services):
     assert text.startswith("\ufeff")
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert [int(row[0]) for row in table[1:]] == listed
-    assert table[1][1] == "'=Сведения №00"  # OWASP's leading quote
-    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}", table[1][6])
+    assert table[1][2] == "'=Сведения №00"  # OWASP's leading quote
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}", table[1][7])
 
 
 def test_a_department_exports_only_what_it_may_see(services):
@@ -103,7 +104,7 @@ def test_a_filter_no_form_offers_is_named(services):
     r = it.get("/requests?state=lost&sort=sideways&box=in")
     assert r.status_code == 422
     html = r.get_data(as_text=True)
-    assert "Нет такого состояния." in html and "Нет такого порядка." in html
+    assert 'id="err-state">Такого значения нет в списке.' in html and 'id="err-sort">Такого значения нет в списке.' in html
     assert 'aria-describedby="err-state"' in html
     assert it.get("/requests/export.csv?state=lost").status_code == 422
     assert it.get("/requests/export.pdf").status_code == 404

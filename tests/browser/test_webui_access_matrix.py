@@ -116,11 +116,14 @@ PAGES: dict[str, Page] = {
     "/requests/export.<fmt>": Page(SIGNED_IN, lists=True, queries=("", "?box=in", "?q=Секрет", "?state=sent")),
     "/requests/<int:request_id>": Page(SCOPED, item="request"),
     "/requests/<int:request_id>/attachments/<int:attachment_id>": Page(SCOPED, item="attachment", download=True),
-    "/reports": Page(SIGNED_IN, lists=True),
+    "/reports": Page(SIGNED_IN, lists=True, queries=("", "?sort=-program", "?q=Секрет", "?overdue=1")),
     "/reports/<int:report_id>": Page(SCOPED, item="report"),
     "/reports/<int:report_id>.pdf": Page(SCOPED, item="report", download=True),
     "/reports/<int:report_id>.xlsx": Page(SCOPED, item="report", download=True),
-    "/amendments": Page(SIGNED_IN, lists=True),
+    "/amendments": Page(SIGNED_IN, lists=True, queries=("", "?sort=-due", "?q=Секрет", "?state=draft&sort=number")),
+    # The reports and amendments lists as files: the caller's rows only, like the pages.
+    "/reports/export.<fmt>": Page(SIGNED_IN, lists=True, queries=("", "?sort=late", "?q=Секрет")),
+    "/amendments/export.<fmt>": Page(SIGNED_IN, lists=True, queries=("", "?q=Секрет", "?state=draft")),
     # The discipline report: everyone signed in, counted over what the caller may count; no subject of a
     # request the caller may not open, in the figures, the drill-down or the files.
     "/discipline": Page(SIGNED_IN),
@@ -207,10 +210,15 @@ FORMS: dict[str, Form] = {
     "/admin/mail/<int:email_id>/retry": Form("email", {"*": ADMINS}),
     # Public: whoever holds the link; checked in tests/api/test_admin_pages.py.
     "/password/set/<token>": Form(None, {"*": EVERYONE}),
+    # One's own saved list filters: anyone signed in, own filters only (another user's is 404);
+    # checked in tests/api/test_saved_filters.py.
+    "/<any(requests, reports, amendments):kind>/filters": Form(None, {"*": EVERYONE}),
+    "/<any(requests, reports, amendments):kind>/filters/<int:filter_id>/delete": Form(None, {"*": EVERYONE}),
 }
 SELF_SERVICE = {p for p in FORMS if p.startswith("/me/")}
+OWN_FILTERS = {p for p in FORMS if "/filters" in p}  # test_saved_filters_need_a_session_and_the_csrf_token
 # forms with tests of their own (the password link: tests/api/test_admin_pages.py)
-NOT_BY_ITEM = {"/login", "/logout", "/password/set/<token>"} | SELF_SERVICE
+NOT_BY_ITEM = {"/login", "/logout", "/password/set/<token>"} | SELF_SERVICE | OWN_FILTERS
 # Crafted query strings on pages (as a signed-in party): never a 500.
 JUNK_QUERIES = ("/programs/<slug>/versions/1/diff/1?a=²&b=1", "/amendments/<int:amendment_id>?from=²&to=1",
                 "/amendments/<int:amendment_id>?from=1&to=99999999999999999999", "/requests?page=²&state=zz&box=zz",
@@ -384,7 +392,8 @@ def _build_world(services, app) -> World:
         "token": [Item("victim_token", {"token_id": admin_ids["token_id"]}, EVERYONE)],
         "email": [Item("failed_email", {"email_id": admin_ids["email_id"]}, EVERYONE)],
     }
-    params = {"slug": SLUG, "a": 1, "b": 1, "filename": "webui/app.css", "fmt": "csv", **admin_ids}
+    params = {"slug": SLUG, "a": 1, "b": 1, "filename": "webui/app.css", "fmt": "csv", "kind": "requests",
+              "filter_id": 1, **admin_ids}
     return World(items=items, params=params,
                  ids={"req_mfc": req_mfc, "req_fin": req_fin, "report": report, "amendment": amendment})
 
@@ -794,3 +803,27 @@ def test_profile_forms_change_only_the_callers_own_settings(services, app):
         r = b.post("/me/password", {"current_password": "wrong-password-1", "new_password": "x" * 12,
                                     "new_password_confirm": "x" * 12})
         assert r.status_code == 422 and state()[0][EMAILS[who]][0] == before[0][EMAILS[who]][0]
+
+
+def test_saved_filters_need_a_session_and_the_csrf_token(services, app):
+    """Saving and deleting a filter: without a session, to the sign-in page; without the CSRF token, 400;
+    nothing stored either way (who may delete which filter: tests/api/test_saved_filters.py)."""
+    from sqlalchemy import func, select
+
+    from services.models.saved_filters import SavedFilter
+
+    _build_world(services, app)
+
+    def count() -> int:
+        with services.uow() as uow:
+            return uow.session.execute(select(func.count()).select_from(SavedFilter)).scalar_one()
+
+    data = {"name": "Матрица", "query": "state=sent"}
+    for kind in ("requests", "reports", "amendments"):
+        for path in OWN_FILTERS:
+            r = Browser(app, ANON).post(_url(path, {"kind": kind, "filter_id": 1}), data)
+            assert r.status_code == 302 and r.headers["Location"].startswith("/login"), path
+        assert Browser(app, "mfc").post(f"/{kind}/filters", data, csrf=False).status_code == 400
+    assert count() == 0
+    assert Browser(app, "mfc").post("/requests/filters", data).status_code == 302
+    assert count() == 1

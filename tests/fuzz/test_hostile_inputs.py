@@ -27,6 +27,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select, text
 
+from services.models.saved_filters import SavedFilter
+
 from tests.conftest import _truncate_all, make_services, make_settings, seed
 from tests.fuzz.conftest import EMAILS, PASSWORD, Browser, set_demo_passwords
 from tests.integration.conftest import SmtpSink
@@ -125,6 +127,12 @@ def _build(services, app, smtp) -> World:
     ids["token"] = call("it_staff", "POST", "/api/v1/me/tokens", json={"name": "запасной"})["id"]
     ids["calendar"] = call("it", "POST", "/api/v1/me/calendar-token")["token"]
     ids["own_token"] = call("it", "POST", "/api/v1/me/tokens", json={"name": "для веб-формы"})["id"]
+    with services.uow() as uow:  # a saved list filter for the delete form
+        row = SavedFilter(user_id=users["it@kotovsk.example"], list_kind="requests", name="Удаляемый",
+                          query="state=sent")
+        uow.session.add(row)
+        uow.commit()
+        ids["saved_filter"] = row.id
     # People the administration and profile forms act on, so no form disables a caller of another.
     for who in ("spare", "spare2", "self", "linked"):
         ids[who] = call("admin", "POST", "/api/v1/admin/users", json={
@@ -494,6 +502,11 @@ def form_bases(w: World) -> dict[str, tuple[str, dict, dict]]:
         "/me/calendar/revoke": ("self", {}, {}),
         "/me/tokens": ("it", {}, {"token_name": "веб-скрипт", "token_days": "30"}),
         "/me/tokens/<int:token_id>/revoke": ("it", {"token_id": ids["own_token"]}, {}),
+        # saved list filters (one's own)
+        "/<any(requests, reports, amendments):kind>/filters": ("it", {"kind": "requests"}, {
+            "name": "Мой отбор", "query": "state=sent&sort=-due"}),
+        "/<any(requests, reports, amendments):kind>/filters/<int:filter_id>/delete": ("it", {
+            "kind": "requests", "filter_id": ids["saved_filter"]}, {}),
         # the one-time password link: public; it signs the browser in as the link's person, so the last
         # browser to use ("self") goes there
         "/password/set/<token>": ("self", {"token": ids["link"]}, {"password": "linked-password-3",
@@ -504,7 +517,7 @@ def form_bases(w: World) -> dict[str, tuple[str, dict, dict]]:
 FORM_NUMBERS = {"working_days", "assignee_id", "version", "review_working_days", "f_n", "f_file", "f_v", "token_days"}
 FORM_LINES = {"subject", "f-0-label", "program", "addressees", "event", "resolution_number", "f-0-key", "email",
               "name", "department", "roles", "code", "title", "current_password", "new_password",
-              "new_password_confirm", "reminder_mode", "token_name", "password", "password_repeat"}
+              "new_password_confirm", "reminder_mode", "token_name", "password", "password_repeat", "query"}
 
 
 def hostile_forms(data: dict) -> list[tuple[str, list[tuple[str, str]]]]:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import g
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from services import amendments as am, lists
 from services.web.api.auth import login_required
 from services.web.api.contract import (
-    HistoryEntryOut, PageQuery, history_view, page, page_of, paginate, refuses,
+    HistoryEntryOut, ListQuery, PageQuery, history_view, page, page_of, paginate, refuses, sort_field,
 )
 from services.web.context import current_services
 from services.web.fields import (
@@ -43,11 +43,10 @@ class AmendmentTransitionIn(Schema):
     version = fields.Integer(strict=True, load_default=None)
 
 
-class AmendmentListQuery(PageQuery):
+class AmendmentListQuery(ListQuery):
     program = fields.String(load_default=None)
     state = fields.String(load_default=None, validate=validate.OneOf(STATES))
-    q = fields.String(load_default=None, validate=validate.Length(max=200))
-    sort = fields.String(load_default="new", validate=validate.OneOf(("new", "old")))
+    sort = sort_field(lists.AMENDMENT_SORTS, "-id")
 
 
 class AmendmentOut(Schema):
@@ -189,14 +188,14 @@ def create(body):
 
 @blp.route("/amendments")
 @login_required
-@blp.arguments(AmendmentListQuery, location="query")
+@blp.arguments(AmendmentListQuery, location="query", unknown=RAISE)
 @blp.response(200, AmendmentPage)
 def list_(args):
     """Amendments the caller may see; with ``program``, also the program's adopted history (seed included)."""
     with current_services().uow() as uow:
         query = {k: v for k, v in args.items() if k != "page_size"}
         found = lists.amendment_page(uow.session, g.actor, lists.AmendmentQuery(**query, per_page=args["page_size"]),
-                                     count_limit=None, clamp=False)
+                                     now=current_services().now(), count_limit=None, clamp=False)
         result = page([amendment_view(uow.session, g.actor, a, full=False) for a in found.items], found.total, args)
         if args["program"] and args["state"] in (None, "adopted"):
             result["history"] = am.adopted_history(uow.session, g.actor, args["program"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 MAX_PAGE_SIZE = 200
 
@@ -72,6 +72,32 @@ class PageQuery(Schema):
                           metadata={"description": "Номер страницы, с 1"})
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
                                metadata={"description": f"Элементов на странице, не больше {MAX_PAGE_SIZE}"})
+
+
+class ListQuery(PageQuery):
+    """What the three lists (requests, reports, amendments) take besides their own filters: the
+    words, part of a registration number, a due range (both ends included) and the order; an
+    unknown name is a 422 naming it, like a value no filter offers (the web pages' rule)."""
+
+    class Meta:
+        unknown = RAISE
+
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+    number = fields.String(load_default=None, validate=validate.Length(max=64),
+                           metadata={"description": "Часть регистрационного номера"})
+    overdue = fields.Boolean(load_default=None, allow_none=True)
+    due_from = fields.Date(load_default=None, metadata={"description": "Срок не раньше (включительно)"})
+    due_to = fields.Date(load_default=None, metadata={"description": "Срок не позже (включительно)"})
+
+    @validates_schema
+    def _due_range(self, data, **_):
+        if data.get("due_from") and data.get("due_to") and data["due_to"] < data["due_from"]:
+            raise ValidationError("Конец срока раньше начала.", field_name="due_to")
+
+
+def sort_field(values, default: str) -> fields.String:
+    return fields.String(load_default=default, validate=validate.OneOf(values), metadata={
+        "description": "Столбец порядка, с «-» — по убыванию; при равенстве — по номеру (id)"})
 
 
 _PAGES: dict[type, type] = {}

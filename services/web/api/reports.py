@@ -6,13 +6,13 @@ import io
 
 from flask import Response, g, render_template
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from services import lists, reports as rp
 from services.web.api.auth import login_required
 from services.web.api.contract import (
-    DISPOSITION_HEADER, HistoryEntryOut, PageQuery, file_response, history_view, page, page_of, paginate, public,
-    refuses,
+    DISPOSITION_HEADER, HistoryEntryOut, ListQuery, PageQuery, file_response, history_view, page, page_of, paginate,
+    public, refuses, sort_field,
 )
 from services.report_export import PdfUnavailable, csv_field, export_report
 from services.web.context import current_services
@@ -24,14 +24,15 @@ from workflows.core import Refusal
 blp = Blueprint("reports", __name__, description="Отчёты о ходе реализации программ")
 
 
-class ReportListQuery(PageQuery):
+class ReportListQuery(ListQuery):
     q = fields.String(load_default=None, validate=validate.Length(max=200), metadata={
         "description": "Поиск: период, программа, состояние, регистрационный номер"})
     program = fields.String(load_default=None)
     period = fields.String(load_default=None)
     kind = fields.String(load_default=None, validate=validate.OneOf(("quarterly", "annual")))
-    state = fields.String(load_default=None)
-    overdue = fields.Boolean(load_default=None, allow_none=True)
+    state = fields.String(load_default=None, validate=validate.OneOf(rp.WORKFLOW.states))
+    # The API's order before its columns sorted: soonest deadline first (the web list: latest period).
+    sort = sort_field(lists.REPORT_SORTS, "due")
 
 
 class ReportTransitionIn(Schema):
@@ -144,14 +145,14 @@ def report_view(session, actor, report) -> dict:
 
 @blp.route("/api/v1/reports")
 @login_required
-@blp.arguments(ReportListQuery, location="query")
+@blp.arguments(ReportListQuery, location="query", unknown=RAISE)
 @blp.response(200, page_of(ReportSummaryOut))
 def list_(args):
-    """Report cycles, soonest deadline first; filters: q, program, period, kind, state, overdue."""
+    """Report cycles, soonest deadline first unless ``sort`` says; the web list's filters."""
     with current_services().uow() as uow:
         query = {k: v for k, v in args.items() if k != "page_size"}
-        found = lists.report_page(uow.session, g.actor, lists.ReportQuery(**query, sort="due", per_page=args["page_size"]),
-                                  count_limit=None, clamp=False)
+        found = lists.report_page(uow.session, g.actor, lists.ReportQuery(**query, per_page=args["page_size"]),
+                                  now=current_services().now(), count_limit=None, clamp=False)
         return page([report_summary(uow.session, g.actor, r) for r in found.items], found.total, args)
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.web.api.contract import PageQuery
+from services import information_requests as ir, lists
+from services.web.api.contract import ListQuery, sort_field
 from services.web.fields import BODY, CODE, COMMENT, DAYS, ID, SLUG, SUBJECT
 
 
@@ -25,16 +26,16 @@ class TransitionIn(Schema):
     assignee_id = ID.field(load_default=None)
 
 
-class RequestListQuery(PageQuery):
+class RequestListQuery(ListQuery):
     thread = ID.field(load_default=None, strict=False)
-    state = fields.String(load_default=None, validate=validate.OneOf(
-        ("draft", "sent", "answered", "clarification_requested", "accepted", "withdrawn")))
-    department = fields.String(load_default=None)
-    overdue = fields.Boolean(load_default=None)
+    state = fields.String(load_default=None, validate=validate.OneOf(ir.WORKFLOW.states))
+    department = fields.String(load_default=None, metadata={"description": "Код подразделения-адресата"})
+    box = fields.String(load_default=None, validate=validate.OneOf(("in", "out")), metadata={
+        "description": "in: адресованные моему подразделению; out: направленные им"})
+    mine = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "Назначенные мне"})
     due_before = fields.AwareDateTime(load_default=None, default_timezone=None)
     due_after = fields.AwareDateTime(load_default=None, default_timezone=None)
-    q = fields.String(load_default=None, validate=validate.Length(max=200))
-    sort = fields.String(load_default="new", validate=validate.OneOf(("new", "old", "due")))
+    sort = sort_field(lists.REQUEST_SORTS, "-id")
 
 
 class AttachmentOut(Schema):

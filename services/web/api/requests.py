@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, request, send_file
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from services import attachments, information_requests as ir, lists
 from services.web.api.auth import login_required
@@ -73,14 +74,15 @@ def create(body):
 
 @blp.route("/requests")
 @login_required
-@blp.arguments(RequestListQuery, location="query")
+@blp.arguments(RequestListQuery, location="query", unknown=RAISE)
 @blp.response(200, page_of(RequestOut))
 def list_(args):
-    """Requests the caller's department sent or received; filters and pages."""
+    """Requests the caller's department sent or received; the web list's filters and orders, paged."""
     services = current_services()
     with services.uow() as uow:
         query = dict(args)
         query["per_page"] = query.pop("page_size")
+        query["assignee"] = g.actor.user_id if query.pop("mine") else None
         found = lists.request_page(uow.session, g.actor, lists.RequestQuery(**query), now=services.now(),
                                    count_limit=None, clamp=False)
         return page([request_view(services, uow.session, g.actor, r) for r in found.items], found.total, args)

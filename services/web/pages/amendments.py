@@ -6,14 +6,17 @@ from decimal import Decimal, InvalidOperation
 
 from flask import flash, redirect, render_template, request, url_for
 
-from services import amendments as am, lists
+from services import amendments as am, list_export, lists
 from services.web.api import amendments as amendments_api
 from services.registry import get_program, list_versions, load_version
 from services.web.pages import svg
 from services.web.pages.common import (
     actor, as_int, bp, form_errors, login_required, refusal_text, run_action, services, shows_form_errors,
 )
-from services.web.pages.lists import department_names, list_page, programs_visible, unknown_choices, users_by_id
+from services.web.pages.lists import (
+    LIST_VIEWS, department_names, export_response, list_context, list_page, list_query, programs_visible,
+    users_by_id,
+)
 from workflows.change_sets import apply_changes
 from workflows.core import Invalid, NotFound, Refusal
 
@@ -24,29 +27,52 @@ DECISION_LABELS = {"approve": "согласовано", "return": "возвра�
 @bp.route("/amendments")
 @login_required
 def amendments_list():
+    return _amendments_list(request.args)
+
+
+def _amendments_list(args, *, save_errors=None, save_name: str = ""):
     me = actor()
-    q = request.args.get("q", "").strip()
-    program = request.args.get("program", "")
-    state = request.args.get("state", "")
-    errors = unknown_choices(request.args, {"state": am.WORKFLOW.states, "sort": lists.AMENDMENT_SORTS})
-    with services().uow() as uow:
+    svc = services()
+    with svc.uow() as uow:
         session = uow.session
-        sort = request.args.get("sort", "")
-        query = lists.AmendmentQuery(q=q, program=program or None,
-                                     state=state if state in am.WORKFLOW.states else None,
-                                     sort=sort if sort in lists.AMENDMENT_SORTS else "new")
-        page = list_page(lambda f: lists.amendment_page(session, me, f), query)
+        query, errors, kept = list_query(session, "amendments", args)
+        page = list_page(lambda f: lists.amendment_page(session, me, f, now=svc.now()), query)
         items = []
         for a in page.items:
             passport = am.current_passport(session, a)
             items.append({"a": a, "reviews": am.review_status(session, a, passport)})
         programs = programs_visible(session, me)
-        return render_template("webui/amendments_list.html", page=page, items=items, q=q, program=program, sort=query.sort,
-                               state=state, states=STATE_CHOICES, programs=programs,
-                               decision_labels=DECISION_LABELS, names=department_names(session),
-                               errors=errors,
-                               may_create=any(am.parties(me, p.passport) & {"executor", "admin"} for p in programs)
-                               ), 422 if errors else 200
+        return render_template("webui/amendments_list.html", page=page, items=items, q=query.q or "",
+                               program=query.program or "", state=query.state or "", number=query.number or "",
+                               due_from=kept.get("due_from", ""), due_to=kept.get("due_to", ""),
+                               overdue=bool(query.overdue), states=STATE_CHOICES, programs=programs,
+                               decision_labels=DECISION_LABELS, names=department_names(session), errors=errors,
+                               may_create=any(am.parties(me, p.passport) & {"executor", "admin"} for p in programs),
+                               **list_context(session, "amendments", query, kept, save_errors=save_errors,
+                                              save_name=save_name),
+                               ), 422 if errors or save_errors else 200
+
+
+LIST_VIEWS["amendments"] = _amendments_list
+
+AMENDMENT_COLUMNS = (
+    list_export.Column("№", lambda a: a.id, 8),
+    list_export.Column("Рег. номер", lambda a: a.registration_number, 18),
+    list_export.Column("Обоснование", lambda a: a.justification, 60),
+    list_export.Column("Программа", lambda a: a.program.title, 50),
+    list_export.Column("Состояние", lambda a: am.WORKFLOW.state_labels.get(a.state, a.state), 22),
+    list_export.Column("Срок согласования", lambda a: a.due_date, 14),
+)
+
+
+@bp.route("/amendments/export.<fmt>")
+@login_required
+def amendments_export(fmt: str):
+    """Exactly the rows of the filtered list, every page of it (``requests_export``'s rule)."""
+    svc = services()
+    return export_response("amendments", fmt, lambda session, f: lists.amendment_page(
+        session, actor(), f, now=svc.now(), count_limit=0), name="izmeneniya", title="Изменения",
+        columns=AMENDMENT_COLUMNS) or amendments_list()
 
 
 # --- the change-set editor --------------------------------------------------------------

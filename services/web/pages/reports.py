@@ -5,12 +5,15 @@ import re
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from services import lists, reports as rp
+from services import list_export, lists, reports as rp
 from services.web.api import reports as reports_api
 from services.report_export import PdfUnavailable, export_report
 from services.web.pages import svg
 from services.web.pages.common import actor, bp, login_required, run_action, services
-from services.web.pages.lists import department_names, list_page, programs_visible, unknown_choices, users_by_id
+from services.web.pages.lists import (
+    LIST_VIEWS, department_names, export_response, list_context, list_page, list_query, programs_visible,
+    users_by_id,
+)
 from workflows.core import Invalid
 from workflows.report import EXECUTOR
 
@@ -25,22 +28,49 @@ def _days_late(report, today) -> int:
 @bp.route("/reports")
 @login_required
 def reports_list():
+    return _reports_list(request.args)
+
+
+def _reports_list(args, *, save_errors=None, save_name: str = ""):
     svc = services()
     me = actor()
-    q = request.args.get("q", "").strip()
-    program = request.args.get("program", "")
-    state = request.args.get("state", "")
-    overdue = request.args.get("overdue") == "1"
     today = svc.now().astimezone(svc.tz).date()
-    errors = unknown_choices(request.args, {"state": rp.WORKFLOW.states})
     with svc.uow() as uow:
-        query = lists.ReportQuery(q=q, program=program or None, state=state if state in rp.WORKFLOW.states else None,
-                                  overdue=True if overdue else None)
+        query, errors, kept = list_query(uow.session, "reports", args)
         page = list_page(lambda f: lists.report_page(uow.session, me, f, now=svc.now()), query)
         items = [{"report": r, "label": rp.period_label(r), "late": _days_late(r, today)} for r in page.items]
-        return render_template("webui/reports_list.html", page=page, items=items, q=q, program=program,
-                               state=state, overdue=overdue, states=STATE_CHOICES, errors=errors,
-                               programs=programs_visible(uow.session, me)), 422 if errors else 200
+        return render_template("webui/reports_list.html", page=page, items=items, q=query.q or "",
+                               program=query.program or "", state=query.state or "", kind_=query.kind or "",
+                               number=query.number or "", due_from=kept.get("due_from", ""),
+                               due_to=kept.get("due_to", ""), overdue=bool(query.overdue), states=STATE_CHOICES,
+                               errors=errors, programs=programs_visible(uow.session, me),
+                               **list_context(uow.session, "reports", query, kept, save_errors=save_errors,
+                                              save_name=save_name),
+                               ), 422 if errors or save_errors else 200
+
+
+LIST_VIEWS["reports"] = _reports_list
+
+REPORT_COLUMNS = (
+    list_export.Column("Отчёт", lambda r: f"{'Годовой' if r.kind == 'annual' else 'Ежеквартальный'} за "
+                                          f"{rp.period_label(r)}", 36),
+    list_export.Column("Рег. номер", lambda r: r.registration_number, 18),
+    list_export.Column("Программа", lambda r: r.program.title, 50),
+    list_export.Column("Состояние", lambda r: rp.WORKFLOW.state_labels.get(r.state, r.state), 22),
+    list_export.Column("Срок", lambda r: r.due_date, 12),
+    list_export.Column("Опоздание, дней", lambda r: _days_late(r, services().now().astimezone(services().tz).date())
+                       or None, 12),
+)
+
+
+@bp.route("/reports/export.<fmt>")
+@login_required
+def reports_export(fmt: str):
+    """Exactly the rows of the filtered list, every page of it (``requests_export``'s rule)."""
+    svc = services()
+    return export_response("reports", fmt, lambda session, f: lists.report_page(
+        session, actor(), f, now=svc.now(), count_limit=0), name="otchety", title="Отчёты",
+        columns=REPORT_COLUMNS) or reports_list()
 
 
 def _side_by_side(revisions: list) -> dict | None:

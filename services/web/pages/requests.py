@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import re
-from io import BytesIO
 
 from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from services import attachments, information_requests as ir, list_export, lists
-from services.adapters.formatting import format_number
 from services.adapters.mail import failed_emails
 from services.answer_forms import FIELD_TYPES
 from services.models.registry import User
@@ -16,10 +14,12 @@ from services.models.requests import Attachment
 from services.web.pages import svg
 from services.web.fields import ID, Number
 from services.web.pages.common import (
-    actor, bp, flash_refusal, form_errors, login_required, not_found, refusal_text, run_action, services,
+    actor, bp, flash_refusal, form_errors, login_required, refusal_text, run_action, services,
     shows_form_errors,
 )
-from services.web.pages.lists import department_names, list_page, programs_visible
+from services.web.pages.lists import (
+    LIST_VIEWS, department_names, export_response, list_context, list_page, list_query, programs_visible,
+)
 from workflows.core import Invalid, NotFound, Refusal
 
 ALLOWED_FILES = attachments.ALLOWED_TEXT  # shown under the upload field
@@ -30,42 +30,34 @@ TYPE_LABELS = {"decimal": "Число", "integer": "Целое число", "tex
 
 # --- list ----------------------------------------------------------------------------
 
-def _list_query() -> tuple[lists.RequestQuery, dict[str, list[str]]]:
-    """The list's filters from the URL; a value no form offers is named back (422), not ignored."""
-    errors: dict[str, list[str]] = {}
-    state, box, sort = (request.args.get(k, "") for k in ("state", "box", "sort"))
-    if state and state not in ir.WORKFLOW.states:
-        errors["state"] = ["Нет такого состояния."]
-    if box and box not in ("in", "out"):
-        errors["box"] = ["Допустимо: входящие или исходящие."]
-    if sort and sort not in lists.REQUEST_SORTS:
-        errors["sort"] = ["Нет такого порядка."]
-    query = lists.RequestQuery(q=request.args.get("q", "").strip(),
-                               state=state if state and "state" not in errors else None,
-                               box=box if box and "box" not in errors else None,
-                               overdue=True if request.args.get("overdue") == "1" else None,
-                               sort=sort if sort and "sort" not in errors else "new")
-    return query, errors
-
-
 @bp.route("/requests")
 @login_required
 def requests_list():
+    return _requests_list(request.args)
+
+
+def _requests_list(args, *, save_errors=None, save_name: str = ""):
     svc = services()
-    query, errors = _list_query()
     with svc.uow() as uow:
+        query, errors, kept = list_query(uow.session, "requests", args)
         page = list_page(lambda f: lists.request_page(uow.session, actor(), f, now=svc.now()), query)
         names = department_names(uow.session)
-        args = {k: v for k, v in request.args.items() if k != "page" and k not in errors and v}
-        return render_template("webui/requests_list.html", page=page, q=query.q, state=query.state or "",
-                               box=query.box or "", sort=query.sort, errors=errors, export_args=args,
+        return render_template("webui/requests_list.html", page=page, q=query.q or "", state=query.state or "",
+                               box=query.box or "", department=query.department or "", number=query.number or "",
+                               mine=query.assignee is not None, due_from=kept.get("due_from", ""),
+                               due_to=kept.get("due_to", ""), errors=errors, export_args=kept,
                                states=STATE_CHOICES, names=names, overdue=bool(query.overdue),
-                               is_overdue=ir.is_request_overdue, can_create=actor().has_role(*ir.CREATOR_ROLES)
-                               ), 422 if errors else 200
+                               is_overdue=ir.is_request_overdue, can_create=actor().has_role(*ir.CREATOR_ROLES),
+                               **list_context(uow.session, "requests", query, kept, save_errors=save_errors,
+                                              save_name=save_name),
+                               ), 422 if errors or save_errors else 200
 
+
+LIST_VIEWS["requests"] = _requests_list
 
 REQUEST_COLUMNS = (
     list_export.Column("№", lambda r: r.id, 8),
+    list_export.Column("Рег. номер", lambda r: r.registration_number, 18),
     list_export.Column("Тема", lambda r: r.thread.subject, 50),
     list_export.Column("От кого", lambda r: r.thread.requester_department.name, 40),
     list_export.Column("Кому", lambda r: r.department.name, 40),
@@ -76,29 +68,14 @@ REQUEST_COLUMNS = (
 )
 
 
-EXPORT_MAX_ROWS = 10_000  # a file a spreadsheet opens at once; past it, a narrower filter
-
-
 @bp.route("/requests/export.<fmt>")
 @login_required
 def requests_export(fmt: str):
     """Exactly the rows of the filtered list, every page of it."""
-    if fmt not in list_export.FORMATS:
-        not_found()
     svc = services()
-    query, errors = _list_query()
-    if errors:
-        return requests_list()
-    query.page, query.per_page = 1, EXPORT_MAX_ROWS + 1
-    with svc.uow() as uow:
-        rows = list(lists.request_page(uow.session, actor(), query, now=svc.now(), count_limit=0).items)
-        if len(rows) > EXPORT_MAX_ROWS:
-            flash(f"В выгрузке не больше {format_number(EXPORT_MAX_ROWS)} строк: уточните отбор.", "error")
-            return redirect(url_for("webui.requests_list", **request.args))
-        exported = list_export.export_list("zaprosy", "Запросы", REQUEST_COLUMNS, rows, fmt, tz=svc.tz,
-                                           on=svc.now().astimezone(svc.tz).date())
-    return send_file(BytesIO(exported.body), mimetype=exported.mimetype, as_attachment=True,
-                     download_name=exported.filename)
+    return export_response("requests", fmt, lambda session, f: lists.request_page(
+        session, actor(), f, now=svc.now(), count_limit=0), name="zaprosy", title="Запросы",
+        columns=REQUEST_COLUMNS) or requests_list()
 
 
 # --- create ----------------------------------------------------------------------------
