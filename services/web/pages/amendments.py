@@ -14,6 +14,7 @@ from services.web.pages.common import (
     actor, as_int, bp, form_errors, login_required, refusal_text, run_action, services, shows_form_errors,
 )
 from services.web.pages.lists import department_names, list_page, programs_visible, unknown_choices, users_by_id
+from services.web.pages.watchers import panel as watch_panel
 from workflows.change_sets import apply_changes
 from workflows.core import Invalid, NotFound, Refusal
 
@@ -237,6 +238,7 @@ def amendment_page(amendment_id: int):
             history=history,
             users=users_by_id(session, [h.actor_id for h in history]),
             diagram=svg.state_diagram(am.WORKFLOW, a.state), versions=list_versions(session, a.program.slug),
+            watch=watch_panel(session, me, "amendment", a.id),
         )
 
 

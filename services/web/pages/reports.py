@@ -11,6 +11,7 @@ from services.report_export import PdfUnavailable, export_report
 from services.web.pages import svg
 from services.web.pages.common import actor, bp, login_required, run_action, services
 from services.web.pages.lists import department_names, list_page, programs_visible, unknown_choices, users_by_id
+from services.web.pages.watchers import panel as watch_panel
 from workflows.core import Invalid
 from workflows.report import EXECUTOR
 
@@ -108,6 +109,7 @@ def _page(report_id: int, *, action_errors=None, submitted=None, status=200):
             names=department_names(session), diagram=svg.state_diagram(rp.WORKFLOW, report.state),
             users=users_by_id(session, [h.actor_id for h in history]), remarks=remarks,
             action_errors=action_errors or {}, submitted=submitted or {},
+            watch=watch_panel(session, me, "report", report.id),
         ), status
 
 

@@ -20,6 +20,7 @@ from services.web.pages.common import (
     shows_form_errors,
 )
 from services.web.pages.lists import department_names, list_page, programs_visible
+from services.web.pages.watchers import panel as watch_panel
 from workflows.core import Invalid, NotFound, Refusal
 
 ALLOWED_FILES = attachments.ALLOWED_TEXT  # shown under the upload field
@@ -299,6 +300,7 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
             may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
             upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES, mail_failures=mail_failures,
             action_errors=action_errors or {}, question=question,
+            watch=watch_panel(session, me, "request", req.id),
         ), status
 
 
