@@ -244,3 +244,31 @@ def test_watchers_of_an_amendment_get_its_review_email(svc, actors):
     mail = email_to(svc, "amendment.submit_for_review", "mfc@kotovsk.example")
     assert "следите за проектом изменений" in mail.text_body and "следите за проектом изменений" in mail.html_body
     assert "следите" not in email_to(svc, "amendment.submit_for_review", "econ@kotovsk.example").text_body
+
+
+def test_watchers_of_a_report_get_the_email_of_its_collection_completed(svc, actors):
+    """report.collection_complete tells the executor department; the MFC's watcher hears of it too."""
+    rp.run_schedule(svc, date(2017, 6, 1), backlog=True)
+    with svc.uow() as uow:
+        rid = next(r.id for r in uow.session.execute(select(Report)).scalars() if r.period == "2016")
+    follow(svc, actors["mfc_staff"], "report", rid)
+    follow(svc, actors["it_staff"], "report", rid)  # of the executor department: one email
+    with svc.uow() as uow:
+        rp.fire_transition(uow, svc, actors["it"], rid, "start_collection")
+        uow.commit()
+    with svc.uow() as uow:
+        (req,) = rp.report_requests(uow.session, rid)
+        req_id, keys = req.id, [f["key"] for f in req.thread.form]
+    answer = {"ind_i12": "850", "act_a18_done": 1, "spent_regional": "100.5", "spent_city": "200"}
+    with svc.uow() as uow:
+        ir.fire_transition(uow, svc, actors["mfc"], req_id, "answer", data={k: answer[k] for k in keys})
+        uow.commit()
+    with svc.uow() as uow:
+        ir.fire_transition(uow, svc, actors["it"], req_id, "accept")
+        uow.commit()
+    told = [r for r, _ in emails_for(svc, "report.collection_complete")]
+    assert "mfc.staff@kotovsk.example" in told and told.count("it.staff@kotovsk.example") == 1
+    assert "mfc@kotovsk.example" not in told  # not a watcher, not a party
+    mail = email_to(svc, "report.collection_complete", "mfc.staff@kotovsk.example")
+    assert "следите за отчётом" in mail.text_body and f"/reports/{rid}#watchers" in mail.html_body
+    assert "следите" not in email_to(svc, "report.collection_complete", "it.staff@kotovsk.example").text_body
