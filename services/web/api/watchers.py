@@ -33,10 +33,9 @@ def watcher_view(user) -> dict:
             "department_name": user.department.name}
 
 
-# kind -> (URL segment, path parameter, words for the docs)
-KINDS = {"request": ("requests", "request_id", "запроса"),
-         "report": ("reports", "report_id", "отчёта"),
-         "amendment": ("amendments", "amendment_id", "проекта изменений")}
+# kind -> (URL segment, path parameter)
+KINDS = {"request": ("requests", "request_id"), "report": ("reports", "report_id"),
+         "amendment": ("amendments", "amendment_id")}
 
 
 def _following(session, kind: str, item_id: int) -> dict:
@@ -80,5 +79,5 @@ def _routes(kind: str, segment: str, param: str) -> None:
             return result
 
 
-for _kind, (_segment, _param, _words) in KINDS.items():
+for _kind, (_segment, _param) in KINDS.items():
     _routes(_kind, _segment, _param)
