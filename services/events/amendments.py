@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 from services.adapters.mail import queue_email
+from services.events.watchers import email_watchers
 from services.models.amendments import Amendment
 from services.amendments import current_passport
 from services.registry import users_of
@@ -61,3 +62,5 @@ def email_amendment_parties(uow, event, services) -> None:
         seen.add(user.email)
         queue_email(uow, services, dedupe_key=f"{event.id}:{user.email}", recipient=user.email,
                     template=template, context={**context, "user": user})
+    email_watchers(uow, services, event, kind="amendment", item_id=amendment.id, template=template,
+                   context=context, already=seen)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 from services.adapters.mail import queue_email
+from services.events.watchers import email_watchers
 from services.models.reports import Report
 from services import reports as rp
 from services.registry import users_of
@@ -36,15 +37,16 @@ def email_report_parties(uow, event, services) -> None:
         codes.append(passport.executor)
     if "reviewers" in whom:
         codes.append(rp.ECONOMIC_POLICY_DEPARTMENT)
+    context = {"report": report, "event": event.payload, "program": report.program,
+               "period": rp.period_label(report), "due": format_date(report.due_date),
+               "comment": event.payload.get("comment") or ""}
     seen = set()
     for code in codes:
         for user in users_of(uow.session, code=code):
             if user.email in seen:
                 continue
             seen.add(user.email)
-            queue_email(
-                uow, services, dedupe_key=f"{event.id}:{user.email}", recipient=user.email, template=template,
-                context={"report": report, "user": user, "event": event.payload, "program": report.program,
-                         "period": rp.period_label(report), "due": format_date(report.due_date),
-                         "comment": event.payload.get("comment") or ""},
-            )
+            queue_email(uow, services, dedupe_key=f"{event.id}:{user.email}", recipient=user.email,
+                        template=template, context={**context, "user": user})
+    email_watchers(uow, services, event, kind="report", item_id=report.id, template=template, context=context,
+                   already=seen)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 from services.adapters.mail import queue_email
+from services.events.watchers import email_watchers
 from services.information_requests import deadline_of
 from services.models.registry import Department, User
 from services.models.requests import InformationRequest
@@ -40,6 +41,8 @@ def email_request_parties(uow, event, services) -> None:
         return
     deadline = deadline_of(services, req)
     requester_dept = uow.session.get(Department, req.thread.requester_department_id)
+    context = {"req": req, "thread": req.thread, "event": event.payload, "deadline": deadline,
+               "requester": requester_dept, "due": format_date(req.due_date)}
     seen = set()
     for user in _recipients(uow.session, req, who):
         if user is None or user.email in seen:
@@ -51,9 +54,7 @@ def email_request_parties(uow, event, services) -> None:
             recipient=user.email,
             template=template,
             item=f"information_request:{req.id}",
-            context={
-                "req": req, "thread": req.thread, "user": user, "event": event.payload,
-                "deadline": deadline, "requester": requester_dept,
-                "due": format_date(req.due_date),
-            },
+            context={**context, "user": user},
         )
+    email_watchers(uow, services, event, kind="request", item_id=req.id, template=template, context=context,
+                   already=seen, item=f"information_request:{req.id}")

@@ -41,6 +41,8 @@ IT_DEPT = frozenset({"it", "it_staff", "admin"})  # the demo admin belongs to th
 EXECUTORS = frozenset({"it", "it_staff"})  # executor role in the executor department
 CREATORS = frozenset({"it", "it_staff", "econ", "finance"})  # may create information requests
 ADMINS = frozenset({"admin"})  # the administration pages; everyone else signed in gets the 403 page
+SEES_MFC = IT_DEPT | {"mfc", "mfc_staff"}  # an IT -> MFC request
+SEES_FIN = IT_DEPT | {"finance"}  # an IT -> finance request
 
 # Subjects and texts that must never reach a caller who may not see their item.
 SUBJECT_MFC = "Секрет-МФЦ посещаемость"
@@ -186,6 +188,14 @@ FORMS: dict[str, Form] = {
     "/amendments/<int:amendment_id>/action": Form("amendment", {"*": IT_DEPT},
                                                   data={"event": "submit_for_review"}, junk={
         "event": "adopt", "version": "²", "resolution_date": "не дата"}),
+    # Following an item: whoever may see it (watchers.py); the others get its 404.
+    **{f"/{segment}/<int:{param}>/{verb}": Form(kind, visible)
+       for kind, segment, param, visible in (
+           ("request", "requests", "request_id", {"req_mfc": SEES_MFC, "multi_mfc": SEES_MFC,
+                                                  "req_fin": SEES_FIN, "multi_fin": SEES_FIN}),
+           ("report", "reports", "report_id", {"report": PARTIES}),
+           ("amendment", "amendments", "amendment_id", {"amendment": PARTIES}))
+       for verb in ("follow", "unfollow")},
     # The profile's forms act on the caller's own settings only: checked in
     # test_profile_forms_change_only_the_callers_own_settings, not by item.
     "/me/password": Form(None, {"*": EVERYONE}),
@@ -371,8 +381,7 @@ def _build_world(services, app) -> World:
     reports = call("admin", "GET", f"/api/v1/reports?program={SLUG}")["items"]
     report = next(r["id"] for r in reports if r["state"] == "draft")
 
-    sees_mfc = IT_DEPT | {"mfc", "mfc_staff"}
-    sees_fin = IT_DEPT | {"finance"}
+    sees_mfc, sees_fin = SEES_MFC, SEES_FIN
     items = {
         "request": [Item("req_mfc", {"request_id": req_mfc}, sees_mfc, SUBJECT_MFC),
                     Item("req_fin", {"request_id": req_fin}, sees_fin, SUBJECT_FIN),
@@ -619,6 +628,12 @@ def test_webui_access_matrix(services, app):
     # The positive control: the same posts by someone who may act do change the item, so the
     # "unchanged" check above can fail. Ordered so that no post makes a later one impossible.
     controls = [
+        ("/requests/<int:request_id>/follow", "mfc_staff", "req_mfc"),
+        ("/requests/<int:request_id>/unfollow", "mfc_staff", "req_mfc"),
+        ("/reports/<int:report_id>/follow", "finance", "report"),
+        ("/reports/<int:report_id>/unfollow", "finance", "report"),
+        ("/amendments/<int:amendment_id>/follow", "econ", "amendment"),
+        ("/amendments/<int:amendment_id>/unfollow", "econ", "amendment"),
         ("/requests/<int:request_id>/answer", "mfc_staff", "req_mfc"),
         ("/requests/<int:request_id>/attachments", "mfc", "req_mfc"),
         ("/requests/<int:request_id>/action", "it_staff", "req_fin"),

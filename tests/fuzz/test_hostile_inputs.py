@@ -483,6 +483,12 @@ def form_bases(w: World) -> dict[str, tuple[str, dict, dict]]:
             "section_key": "2", "section_text": "Новый текст"}),
         "/amendments/<int:amendment_id>/action": ("econ", {"amendment_id": ids["review_web"]}, {
             "event": "return", "remarks": "замечания", "comment": "к", "version": version["review_web"]}),
+        # following an item (the form is its CSRF token only: the hostile cases are stray fields)
+        **{f"/{segment}/<int:{param}>/{verb}": (who, {param: ids[key]}, {})
+           for segment, param, who, key in (("requests", "request_id", "mfc", "text_web"),
+                                            ("reports", "report_id", "it", "report_web"),
+                                            ("amendments", "amendment_id", "econ", "review_web"))
+           for verb in ("follow", "unfollow")},
         # administration (each on a person of its own: see _build)
         "/admin/users/new": ("admin", {}, {"email": "web.new@kotovsk.example", "name": "Новый сотрудник",
                                            "department": "mfc", "roles": "co_executor", "send_link": "1"}),

@@ -17,6 +17,7 @@ from services.web.pages.lists import (
     LIST_VIEWS, department_names, export_response, list_context, list_page, list_query, programs_visible,
     users_by_id,
 )
+from services.web.pages.watchers import panel as watch_panel
 from workflows.change_sets import apply_changes
 from workflows.core import Invalid, NotFound, Refusal
 
@@ -263,6 +264,7 @@ def amendment_page(amendment_id: int):
             history=history,
             users=users_by_id(session, [h.actor_id for h in history]),
             diagram=svg.state_diagram(am.WORKFLOW, a.state), versions=list_versions(session, a.program.slug),
+            watch=watch_panel(session, me, "amendment", a.id),
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from services import people, preferences
+from services import people, preferences, watchers
 from services.web import session as web_session
 from services.web.input_guard import FORM_REFUSED
 from services.web.pages.common import (
@@ -28,8 +28,10 @@ def _page(*, errors: dict | None = None, message: str | None = None, section: st
     with svc.uow() as uow:
         me = preferences.profile(uow.session, actor().user_id)
         names = department_names(uow.session)
+        followed = watchers.followed_by(uow.session, actor())
     return render_template(
         "webui/profile.html", title="Профиль", me=me, names=names, errors=errors or {}, message=message,
+        followed=followed,
         section=section, new_token=new_token, feed_url=feed_url, values=values or {},
         modes=preferences.REMINDER_MODE_LABELS, token_status=preferences.TOKEN_STATUS_LABELS,
         max_days=people.MAX_TOKEN_DAYS, default_days=people.DEFAULT_TOKEN_DAYS,

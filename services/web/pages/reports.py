@@ -14,6 +14,7 @@ from services.web.pages.lists import (
     LIST_VIEWS, department_names, export_response, list_context, list_page, list_query, programs_visible,
     users_by_id,
 )
+from services.web.pages.watchers import panel as watch_panel
 from workflows.core import Invalid
 from workflows.report import EXECUTOR
 
@@ -138,6 +139,7 @@ def _page(report_id: int, *, action_errors=None, submitted=None, status=200):
             names=department_names(session), diagram=svg.state_diagram(rp.WORKFLOW, report.state),
             users=users_by_id(session, [h.actor_id for h in history]), remarks=remarks,
             action_errors=action_errors or {}, submitted=submitted or {},
+            watch=watch_panel(session, me, "report", report.id),
         ), status
 
 

@@ -20,6 +20,7 @@ from services.web.pages.common import (
 from services.web.pages.lists import (
     LIST_VIEWS, department_names, export_response, list_context, list_page, list_query, programs_visible,
 )
+from services.web.pages.watchers import panel as watch_panel
 from workflows.core import Invalid, NotFound, Refusal
 
 ALLOWED_FILES = attachments.ALLOWED_TEXT  # shown under the upload field
@@ -276,6 +277,7 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
             may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
             upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES, mail_failures=mail_failures,
             action_errors=action_errors or {}, question=question,
+            watch=watch_panel(session, me, "request", req.id),
         ), status
 
 

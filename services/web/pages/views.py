@@ -5,7 +5,7 @@ from flask import Flask
 
 from services.web.pages import (  # noqa: F401  (route registration)
     admin, amendments, auth, discipline, error_pages, filters, home, password_links, profile, programs, reports,
-    requests, workflow_pages,
+    requests, watchers, workflow_pages,
 )
 from services.web.pages.common import bp
 
