@@ -1,9 +1,12 @@
-"""Attachments of information requests: the one place their rules live (API and web pages).
+"""Attached files: the one place their rules live (API and web pages), for requests here and for
+reports and amendments through services.discussion.
 
 Bytes are stored outside the database under the uploads folder, named by their
 SHA-256, so the same file uploaded twice is kept once; the row keeps the
 normalised name, the content type of its kind, size and checksum. Only the kinds in
 ALLOWED are taken, each checked from its bytes, never from its name or declared type.
+Every file taken is audited and announced (``attachment.added``) in the transaction that
+stores its row.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from services import information_requests as ir
+from services.adapters import audit
 from services.models.requests import Attachment
 from services.adapters.unit_of_work import UnitOfWork
 from workflows.core import Actor, Invalid, NotFound
@@ -214,11 +218,16 @@ def checked_upload(upload: Upload, max_bytes: int) -> tuple[str, str]:
     return name, kind.content_type
 
 
-def add_attachment(uow: UnitOfWork, services, actor: Actor, request_id: int, upload: Upload) -> Attachment:
-    """Either side of a request may attach files; an onlooker (an admin) may not."""
-    req = ir.get_visible(uow.session, actor, request_id)
-    if not ir.parties(actor, req):
-        raise NotFound(f"Запрос {request_id} не найден.")
+@dataclass(frozen=True)
+class StoredFile:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def store_upload(services, upload: Upload) -> StoredFile:
+    """Check the upload (a 422 naming ``file`` when refused, nothing written), then keep its bytes."""
     name, content_type = checked_upload(upload, services.settings.max_upload_bytes)
     digest = hashlib.sha256(upload.data).hexdigest()
     path = stored_path(services, digest)
@@ -227,10 +236,33 @@ def add_attachment(uow: UnitOfWork, services, actor: Actor, request_id: int, upl
         tmp = path.with_suffix(".part")
         tmp.write_bytes(upload.data)
         tmp.replace(path)
-    attachment = Attachment(request_id=req.id, filename=name, content_type=content_type, size=len(upload.data),
-                            sha256=digest, uploaded_by_id=actor.user_id)
+    return StoredFile(name, content_type, len(upload.data), digest)
+
+
+# The audit's name for each kind of item (a request is a workflow item "information_request").
+OBJECT_TYPES = {"request": "information_request", "report": "report", "amendment": "amendment"}
+
+
+def announce_file(uow: UnitOfWork, actor: Actor, item_kind: str, item_id: int, row) -> None:
+    """The audit entry and the ``attachment.added`` event of a file just added (row flushed)."""
+    audit.record(uow, action="attachment.added", object_type=OBJECT_TYPES[item_kind], object_id=item_id,
+                 actor=actor, after={"attachment_id": row.id, "filename": row.filename,
+                                     "content_type": row.content_type, "size": row.size, "sha256": row.sha256})
+    uow.emit("attachment.added", {"item_kind": item_kind, "item_id": item_id, "attachment_id": row.id,
+                                  "filename": row.filename, "actor_id": actor.user_id})
+
+
+def add_attachment(uow: UnitOfWork, services, actor: Actor, request_id: int, upload: Upload) -> Attachment:
+    """Either side of a request may attach files; an onlooker (an admin) may not."""
+    req = ir.get_visible(uow.session, actor, request_id)
+    if not ir.parties(actor, req):
+        raise NotFound(f"Запрос {request_id} не найден.")
+    stored = store_upload(services, upload)
+    attachment = Attachment(request_id=req.id, filename=stored.filename, content_type=stored.content_type,
+                            size=stored.size, sha256=stored.sha256, uploaded_by_id=actor.user_id)
     uow.session.add(attachment)
     uow.session.flush()
+    announce_file(uow, actor, "request", req.id, attachment)
     return attachment
 
 

@@ -48,6 +48,17 @@ def format_amount(value) -> str:
     return format_number(value, 1)
 
 
+def format_size(size: int | None) -> str:
+    """A file's size as people read it: '812 байт', '14,6 КБ', '2,3 МБ'."""
+    if size is None:
+        return NOTHING
+    if size < 1024:
+        return f"{format_number(size)} байт"
+    if size < 1024 * 1024:
+        return f"{format_number(Decimal(size) / 1024, 1)} КБ"
+    return f"{format_number(Decimal(size) / (1024 * 1024), 1)} МБ"
+
+
 def format_money(value, currency: str = CURRENCY) -> str:
     """Roubles with their sign: '3 500,00 ₽'."""
     number = _decimal(value)

@@ -6,7 +6,7 @@ so a name never changes once events were handled under it.
 """
 from __future__ import annotations
 
-from services.events import amendments, reminders, reports, requests
+from services.events import amendments, discussion, reminders, reports, requests
 from services.events.outbox import Handler
 
 EMAIL_REQUEST_PARTIES = Handler("mail.information_request", requests.email_request_parties)
@@ -14,6 +14,7 @@ COMPLETE_REPORT_COLLECTION = Handler("reports.collection", reports.complete_coll
 EMAIL_REPORT_PARTIES = Handler("mail.report", reports.email_report_parties)
 EMAIL_AMENDMENT_PARTIES = Handler("mail.amendment", amendments.email_amendment_parties)
 SEND_REMINDERS = Handler("mail.reminders", reminders.send_reminders)
+EMAIL_DISCUSSION = Handler("mail.discussion", discussion.email_discussion)
 
 EVENT_HANDLERS: dict[str, tuple[Handler, ...]] = {
     "information_request.send": (EMAIL_REQUEST_PARTIES,),
@@ -37,4 +38,6 @@ EVENT_HANDLERS: dict[str, tuple[Handler, ...]] = {
     "amendment.adopt": (EMAIL_AMENDMENT_PARTIES,),
     "amendment.withdraw": (EMAIL_AMENDMENT_PARTIES,),
     "reminders.due": (SEND_REMINDERS,),
+    "comment.added": (EMAIL_DISCUSSION,),
+    "attachment.added": (EMAIL_DISCUSSION,),
 }

@@ -7,8 +7,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config.settings import Settings
 from services.bootstrap import bootstrap
 from services.web.api import (
-    admin, amendments, calendar, discipline, health, mail_log, me, programs, reports, requests, signatures,
-    tokens, watchers,
+    admin, amendments, calendar, discipline, discussion, health, mail_log, me, programs, reports, requests,
+    signatures, tokens, watchers,
 )
 from services.web.api.docs import init_docs
 from services.web.api.errors import JsonErrorApi, register_error_handlers
@@ -21,7 +21,7 @@ from services.web.security import init_security
 from services.web.session import init_web_session
 
 BLUEPRINTS = (health.blp, programs.blp, calendar.blp, requests.blp, reports.blp, amendments.blp, me.blp,
-              mail_log.blp, tokens.blp, admin.blp, signatures.blp, discipline.blp, watchers.blp)
+              mail_log.blp, tokens.blp, admin.blp, signatures.blp, discipline.blp, discussion.blp, watchers.blp)
 
 
 def create_app(settings: Settings | None = None, services=None, test_config: dict | None = None) -> Flask:

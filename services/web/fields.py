@@ -79,6 +79,7 @@ DEPARTMENT_NAME = Text(500, one_line=True)
 SLUG = Text(200, one_line=True)
 CODE = Text(64, one_line=True)            # events, department codes, keys, states, sources
 LABEL = Text(300, one_line=True)
+REF = Text(200, one_line=True)            # what a comment points at ("indicators[I2].fact"): its column
 EMAIL = Text(320, one_line=True)
 PASSWORD = Text(people.MAX_PASSWORD_LENGTH, one_line=True)
 RESOLUTION_NUMBER = Text(100, one_line=True)
@@ -98,7 +99,7 @@ FORM_FIELDS: dict[str, Text | Number] = {
     "program": SLUG, "addressees": CODE, "event": CODE, "section_key": CODE, "send": CODE,
     "add_row": CODE, "reload": CODE, "resolution_number": RESOLUTION_NUMBER, "resolution_date": SHORT,
     "email": EMAIL, "password": PASSWORD, "next": LINK, "back": LINK, "csrf_token": TOKEN,
-    "working_days": DAYS, "review_working_days": DAYS, "assignee_id": ID, "version": VERSION,
+    "working_days": DAYS, "review_working_days": DAYS, "assignee_id": ID, "version": VERSION, "ref": REF,
     # the profile page (/me)
     "current_password": PASSWORD, "new_password": PASSWORD, "new_password_confirm": PASSWORD,
     "reminder_mode": CODE, "token_name": NAME, "token_days": Number(min=1, max=people.MAX_TOKEN_DAYS),

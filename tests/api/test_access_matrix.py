@@ -61,6 +61,7 @@ class Rule:
 NOBODY = frozenset()
 ADMIN = frozenset({"admin"})
 PROBE = {"event": "__matrix_probe__"}  # schema-valid, never a real event: no state changes
+COMMENT = {"body": "Матрица доступа: комментарий."}
 
 RULES: dict[tuple[str, str], Rule] = {
     # --- public ---------------------------------------------------------------------------
@@ -118,6 +119,21 @@ RULES: dict[tuple[str, str], Rule] = {
     # request, is a party only of its own department's (the demo admin is in "it").
     ("POST", "/api/v1/requests/<int:request_id>/attachments"): Rule(SCOPED, item="request_party", files=True),
     ("GET", "/api/v1/requests/<int:request_id>/attachments/<int:attachment_id>"): Rule(SCOPED, item="attachment"),
+    # Discussion: whoever sees the item reads it; whoever sees it through their own department writes
+    # (the admin reads a request of other departments and is refused, 403, when it writes there).
+    ("GET", "/api/v1/requests/<int:request_id>/comments"): Rule(SCOPED, item="request"),
+    ("POST", "/api/v1/requests/<int:request_id>/comments"): Rule(SCOPED, item="request_writer", json=COMMENT),
+    ("GET", "/api/v1/reports/<int:report_id>/comments"): Rule(SCOPED, item="report"),
+    ("POST", "/api/v1/reports/<int:report_id>/comments"): Rule(SCOPED, item="report", json=COMMENT),
+    ("GET", "/api/v1/amendments/<int:amendment_id>/comments"): Rule(SCOPED, item="amendment"),
+    ("POST", "/api/v1/amendments/<int:amendment_id>/comments"): Rule(SCOPED, item="amendment", json=COMMENT),
+    ("GET", "/api/v1/reports/<int:report_id>/attachments"): Rule(SCOPED, item="report"),
+    ("POST", "/api/v1/reports/<int:report_id>/attachments"): Rule(SCOPED, item="report", files=True),
+    ("GET", "/api/v1/reports/<int:report_id>/attachments/<int:attachment_id>"): Rule(SCOPED, item="report_file"),
+    ("GET", "/api/v1/amendments/<int:amendment_id>/attachments"): Rule(SCOPED, item="amendment"),
+    ("POST", "/api/v1/amendments/<int:amendment_id>/attachments"): Rule(SCOPED, item="amendment", files=True),
+    ("GET", "/api/v1/amendments/<int:amendment_id>/attachments/<int:attachment_id>"): Rule(
+        SCOPED, item="amendment_file"),
     ("GET", "/api/v1/reports/<int:report_id>"): Rule(SCOPED, item="report"),
     ("GET", "/api/v1/reports/<int:report_id>/history"): Rule(SCOPED, item="report"),
     ("GET", "/api/v1/reports/<int:report_id>.xlsx"): Rule(SCOPED, item="report"),
@@ -169,6 +185,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/requests/<int:request_id>/answer"): Rule(WEB_FORM),
     ("POST", "/requests/<int:request_id>/attachments"): Rule(WEB_FORM),
     ("GET", "/requests/<int:request_id>/attachments/<int:attachment_id>"): Rule(WEB_LOGIN),
+    ("POST", "/requests/<int:request_id>/comments"): Rule(WEB_FORM),
     ("GET", "/reports"): Rule(WEB_LOGIN),
     ("GET", "/discipline"): Rule(WEB_LOGIN),
     ("GET", "/discipline/items"): Rule(WEB_LOGIN),
@@ -179,6 +196,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/reports/<int:report_id>.xlsx"): Rule(WEB_LOGIN),
     ("POST", "/reports/<int:report_id>/action"): Rule(WEB_FORM),
     ("POST", "/reports/<int:report_id>/inputs"): Rule(WEB_FORM),
+    ("POST", "/reports/<int:report_id>/comments"): Rule(WEB_FORM),
+    ("POST", "/reports/<int:report_id>/attachments"): Rule(WEB_FORM),
+    ("GET", "/reports/<int:report_id>/attachments/<int:attachment_id>"): Rule(WEB_LOGIN),
     ("GET", "/amendments"): Rule(WEB_LOGIN),
     ("GET", "/amendments/new"): Rule(WEB_LOGIN),
     ("POST", "/amendments/new"): Rule(WEB_FORM),
@@ -192,6 +212,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/reports/<int:report_id>/unfollow"): Rule(WEB_FORM),
     ("POST", "/amendments/<int:amendment_id>/follow"): Rule(WEB_FORM),
     ("POST", "/amendments/<int:amendment_id>/unfollow"): Rule(WEB_FORM),
+    ("POST", "/amendments/<int:amendment_id>/comments"): Rule(WEB_FORM),
+    ("POST", "/amendments/<int:amendment_id>/attachments"): Rule(WEB_FORM),
+    ("GET", "/amendments/<int:amendment_id>/attachments/<int:attachment_id>"): Rule(WEB_LOGIN),
     # --- administration: admin only ---------------------------------------------------------
     ("GET", "/api/v1/mail"): Rule(ROLE, ok=ADMIN),
     ("GET", "/api/v1/admin/users"): Rule(ROLE, ok=ADMIN),
@@ -259,6 +282,7 @@ def test_every_route_is_declared(app):
 class Item:
     params: dict
     visible_to: frozenset
+    denied: frozenset = frozenset()  # who sees this item but is refused (403) here, whatever the rule says
 
 
 @dataclass
@@ -302,18 +326,20 @@ def _build_world(services, app) -> World:
             "program": SLUG, "subject": f"{who}->{to}", "body": "-", "addressees": [to], "send": True,
         })["requests"][0]["id"]
 
+    def upload(who, url, content: bytes):
+        return call(who, "POST", url, data={"file": (io.BytesIO(b"%PDF-1.4 " + content), "m.pdf", "application/pdf")},
+                    content_type="multipart/form-data")["id"]
+
     it_mfc = new_request("it", "mfc")
     econ_fin = new_request("econ", "finance")
-    att = call("it", "POST", f"/api/v1/requests/{it_mfc}/attachments",
-               data={"file": (io.BytesIO(b"%PDF-1.4 matrix"), "m.pdf", "application/pdf")},
-               content_type="multipart/form-data")["id"]
-    att_other = call("econ", "POST", f"/api/v1/requests/{econ_fin}/attachments",
-                     data={"file": (io.BytesIO(b"%PDF-1.4 other"), "o.pdf", "application/pdf")},
-                     content_type="multipart/form-data")["id"]
+    att = upload("it", f"/api/v1/requests/{it_mfc}/attachments", b"matrix")
+    att_other = upload("econ", f"/api/v1/requests/{econ_fin}/attachments", b"other")
     amendment = call("it", "POST", "/api/v1/amendments", json={
         "program": SLUG, "justification": "Матрица.",
         "changes": {"indicator_targets": [{"indicator": "I3", "year": 2017, "value": "12"}]}})["id"]
     report = call("admin", "GET", f"/api/v1/reports?program={SLUG}")["items"][0]["id"]
+    report_file = upload("econ", f"/api/v1/reports/{report}/attachments", b"report")
+    amendment_file = upload("finance", f"/api/v1/amendments/{amendment}/attachments", b"amendment")
     with services.uow() as uow:
         sign_decision(uow, services, "it", "report", report, "accept", {"report": report})
         # a disposable token of each user, so revoking one's "own" token leaves the caller signed in
@@ -337,7 +363,14 @@ def _build_world(services, app) -> World:
                           Item({"request_id": econ_fin}, requester_econ - {"admin"})],
         "attachment": [Item({"request_id": it_mfc, "attachment_id": att}, requester_it),
                        Item({"request_id": econ_fin, "attachment_id": att_other}, requester_econ)],
+        "request_writer": [Item({"request_id": it_mfc}, requester_it),
+                           Item({"request_id": econ_fin}, requester_econ, denied=ADMIN)],
         "report": [Item({"report_id": report}, PARTIES)],
+        # a file under its own item, and under the other kind's address (never found there)
+        "report_file": [Item({"report_id": report, "attachment_id": report_file}, PARTIES),
+                        Item({"report_id": report, "attachment_id": amendment_file}, NOBODY)],
+        "amendment_file": [Item({"amendment_id": amendment, "attachment_id": amendment_file}, PARTIES),
+                           Item({"amendment_id": amendment, "attachment_id": report_file}, NOBODY)],
         # counted in the discipline report: the parties, and economic policy, finance and the admin for all
         "discipline": [Item({"request_id": it_mfc}, requester_it | SEES_ALL_DISCIPLINE),
                        Item({"request_id": econ_fin}, requester_econ | SEES_ALL_DISCIPLINE)],
@@ -382,7 +415,7 @@ def _items(world: World, rule: Rule, who: str) -> list[Item]:
     if rule.item is None:
         return [Item(dict(world.params), frozenset(USERS))]
     items = world.per_user[rule.item](who) if rule.item in world.per_user else world.items[rule.item]
-    return [Item({**world.params, **item.params}, item.visible_to) for item in items]
+    return [Item({**world.params, **item.params}, item.visible_to, item.denied) for item in items]
 
 
 def _visible_ids(world: World, kind: str, who: str) -> set[int]:
@@ -440,7 +473,7 @@ def _check(world, client, method, path, rule: Rule, who: str, failures: list) ->
             if status != 404:
                 failures.append(f"{where} — another department's item must be 404")
             continue
-        if who in rule.denied:
+        if who in rule.denied or who in item.denied:
             if status != 403:
                 failures.append(f"{where} — expected 403 (role)")
             continue

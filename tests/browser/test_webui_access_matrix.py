@@ -126,6 +126,9 @@ PAGES: dict[str, Page] = {
     # The reports and amendments lists as files: the caller's rows only, like the pages.
     "/reports/export.<fmt>": Page(SIGNED_IN, lists=True, queries=("", "?sort=late", "?q=Секрет")),
     "/amendments/export.<fmt>": Page(SIGNED_IN, lists=True, queries=("", "?q=Секрет", "?state=draft")),
+    "/reports/<int:report_id>/attachments/<int:attachment_id>": Page(SCOPED, item="report_file", download=True),
+    "/amendments/<int:amendment_id>/attachments/<int:attachment_id>": Page(SCOPED, item="amendment_file",
+                                                                          download=True),
     # The discipline report: everyone signed in, counted over what the caller may count; no subject of a
     # request the caller may not open, in the figures, the drill-down or the files.
     "/discipline": Page(SIGNED_IN),
@@ -174,6 +177,18 @@ FORMS: dict[str, Form] = {
     "/requests/<int:request_id>/attachments": Form("request", {
         "req_mfc": IT_DEPT | {"mfc", "mfc_staff"}, "multi_mfc": IT_DEPT | {"mfc", "mfc_staff"},
         "req_fin": IT_DEPT | {"finance"}, "multi_fin": IT_DEPT | {"finance"}}, upload=True),
+    # The discussion: whoever sees the item through their own department writes (the admin through IT).
+    "/requests/<int:request_id>/comments": Form("request", {
+        "req_mfc": IT_DEPT | {"mfc", "mfc_staff"}, "multi_mfc": IT_DEPT | {"mfc", "mfc_staff"},
+        "req_fin": IT_DEPT | {"finance"}, "multi_fin": IT_DEPT | {"finance"}},
+        data={"body": "Матрица: комментарий.", "ref": "subject"}, junk={"body": "", "ref": "form[nope]"}),
+    "/reports/<int:report_id>/comments": Form("report", {"*": PARTIES}, data={
+        "body": "Матрица: к строке.", "ref": "indicators[I2]"}, junk={"body": "x", "ref": "indicators[I99]"}),
+    "/reports/<int:report_id>/attachments": Form("report", {"*": PARTIES}, upload=True),
+    "/amendments/<int:amendment_id>/comments": Form("amendment", {"*": PARTIES}, data={
+        "body": "Матрица: к строке проекта.", "ref": "indicators[I3].targets[2017]"}, junk={
+        "body": "   ", "ref": "financing[2099].city"}),
+    "/amendments/<int:amendment_id>/attachments": Form("amendment", {"*": PARTIES}, upload=True),
     # start_collection: the executor role of the executor department only (not its admin).
     "/reports/<int:report_id>/action": Form("report", {"*": EXECUTORS}, data={"event": "start_collection"},
                                             junk={"event": "collection_complete"}),
@@ -381,6 +396,13 @@ def _build_world(services, app) -> World:
     reports = call("admin", "GET", f"/api/v1/reports?program={SLUG}")["items"]
     report = next(r["id"] for r in reports if r["state"] == "draft")
 
+    def upload(plural, item_id, who):
+        return call(who, "POST", f"/api/v1/{plural}/{item_id}/attachments",
+                    data={"file": (io.BytesIO(b"%PDF-1.4 " + plural.encode()), "f.pdf", "application/pdf")},
+                    content_type="multipart/form-data")["id"]
+
+    report_file, amendment_file = upload("reports", report, "econ"), upload("amendments", amendment, "finance")
+
     sees_mfc, sees_fin = SEES_MFC, SEES_FIN
     items = {
         "request": [Item("req_mfc", {"request_id": req_mfc}, sees_mfc, SUBJECT_MFC),
@@ -394,6 +416,12 @@ def _build_world(services, app) -> World:
                        # another request's attachment under a request the caller may see
                        Item("att_cross", {"request_id": req_mfc, "attachment_id": att_fin}, NOBODY)],
         "report": [Item("report", {"report_id": report}, PARTIES), Item("missing", {"report_id": 999_999}, NOBODY)],
+        # a file under its own item, and under the other kind's address (never found there)
+        "report_file": [Item("report_file", {"report_id": report, "attachment_id": report_file}, PARTIES),
+                        Item("report_file_cross", {"report_id": report, "attachment_id": amendment_file}, NOBODY)],
+        "amendment_file": [
+            Item("amendment_file", {"amendment_id": amendment, "attachment_id": amendment_file}, PARTIES),
+            Item("amendment_file_cross", {"amendment_id": amendment, "attachment_id": report_file}, NOBODY)],
         "amendment": [Item("amendment", {"amendment_id": amendment}, PARTIES, JUSTIFICATION),
                       Item("missing", {"amendment_id": 999_999}, NOBODY)],
         "program": [Item("program", {"slug": SLUG}, PARTIES)],
@@ -637,6 +665,11 @@ def test_webui_access_matrix(services, app):
         ("/requests/<int:request_id>/answer", "mfc_staff", "req_mfc"),
         ("/requests/<int:request_id>/attachments", "mfc", "req_mfc"),
         ("/requests/<int:request_id>/action", "it_staff", "req_fin"),
+        ("/requests/<int:request_id>/comments", "mfc", "req_mfc"),
+        ("/reports/<int:report_id>/comments", "mfc", "report"),
+        ("/reports/<int:report_id>/attachments", "econ", "report"),
+        ("/amendments/<int:amendment_id>/comments", "finance", "amendment"),
+        ("/amendments/<int:amendment_id>/attachments", "econ", "amendment"),
         ("/reports/<int:report_id>/inputs", "it_staff", "report"),
         ("/reports/<int:report_id>/action", "it", "report"),
         ("/amendments/<int:amendment_id>/edit", "admin", "amendment"),

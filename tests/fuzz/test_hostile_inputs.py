@@ -249,6 +249,12 @@ def api_bases(w: World) -> dict[tuple[str, str], list[Call]]:
         ("POST", a + "/<int:amendment_id>/transitions"): [Call("econ", {"amendment_id": ids["review"]}, {
             "event": "return", "comment": "к", "data": {"remarks": "замечания"}})],
         ("POST", a + "/<int:amendment_id>/rebase"): [Call("it", {"amendment_id": ids["amendment"]})],
+        ("POST", r + "/<int:request_id>/comments"): [Call("mfc", {"request_id": ids["text"]}, {
+            "body": "Комментарий\nв две строки", "ref": "subject"})],
+        ("POST", "/api/v1/reports/<int:report_id>/comments"): [Call("econ", {"report_id": ids["report"]}, {
+            "body": "К ячейке", "ref": "indicators[I2].fact"})],
+        ("POST", a + "/<int:amendment_id>/comments"): [Call("finance", {"amendment_id": ids["amendment"]}, {
+            "body": "К строке проекта", "ref": "financing[2017].city"})],
         ("POST", "/api/v1/admin/departments"): [Call("admin", {}, {"code": "new-dept", "name": "Новый отдел"})],
         ("POST", "/api/v1/admin/users"): [Call("admin", {}, {
             "email": "new@kotovsk.example", "name": "Новый", "department": "mfc", "roles": ["co_executor"],
@@ -489,6 +495,12 @@ def form_bases(w: World) -> dict[str, tuple[str, dict, dict]]:
                                             ("reports", "report_id", "it", "report_web"),
                                             ("amendments", "amendment_id", "econ", "review_web"))
            for verb in ("follow", "unfollow")},
+        "/requests/<int:request_id>/comments": ("mfc", {"request_id": ids["text_web"]}, {
+            "body": "Комментарий\nв две строки", "ref": "subject"}),
+        "/reports/<int:report_id>/comments": ("it", {"report_id": ids["report_web"]}, {
+            "body": "К строке", "ref": "financing[city].spent"}),
+        "/amendments/<int:amendment_id>/comments": ("econ", {"amendment_id": ids["review_web"]}, {
+            "body": "К строке проекта", "ref": "indicators[I3].targets[2017]"}),
         # administration (each on a person of its own: see _build)
         "/admin/users/new": ("admin", {}, {"email": "web.new@kotovsk.example", "name": "Новый сотрудник",
                                            "department": "mfc", "roles": "co_executor", "send_link": "1"}),
@@ -521,7 +533,7 @@ def form_bases(w: World) -> dict[str, tuple[str, dict, dict]]:
 
 
 FORM_NUMBERS = {"working_days", "assignee_id", "version", "review_working_days", "f_n", "f_file", "f_v", "token_days"}
-FORM_LINES = {"subject", "f-0-label", "program", "addressees", "event", "resolution_number", "f-0-key", "email",
+FORM_LINES = {"subject", "f-0-label", "program", "addressees", "event", "resolution_number", "f-0-key", "email", "ref",
               "name", "department", "roles", "code", "title", "current_password", "new_password",
               "new_password_confirm", "reminder_mode", "token_name", "password", "password_repeat", "query"}
 
@@ -553,7 +565,9 @@ SHOWN_ONCE = {"/me/calendar": "Ссылка создана.", "/me/tokens": "id=
 def webui_form_routes(app) -> list[str]:
     return sorted(rule.rule for rule in app.url_map.iter_rules()
                   if rule.endpoint.startswith("webui.") and "POST" in rule.methods
-                  and rule.rule not in ("/login", "/logout", "/requests/<int:request_id>/attachments"))
+                  and rule.rule not in ("/login", "/logout", "/requests/<int:request_id>/attachments",
+                                        "/reports/<int:report_id>/attachments",
+                                        "/amendments/<int:amendment_id>/attachments"))
 
 
 def test_every_web_form_refuses_hostile_fields_with_the_form_and_commits_nothing(world):

@@ -23,6 +23,8 @@ EXPECTED = {
     "amendment.adopt": ["mail.amendment"],
     "amendment.withdraw": ["mail.amendment"],
     "reminders.due": ["mail.reminders"],
+    "comment.added": ["mail.discussion"],
+    "attachment.added": ["mail.discussion"],
 }
 
 
@@ -42,5 +44,5 @@ def test_every_listened_event_type_names_a_real_transition_or_sweep():
     from workflows.report import REPORT
 
     known = {f"{w.name}.{event}" for w in (INFORMATION_REQUEST, REPORT, AMENDMENT) for event in w.permissions}
-    known |= {"reminders.due", "report.collection_complete"}
+    known |= {"reminders.due", "report.collection_complete", "comment.added", "attachment.added"}
     assert set(EVENT_HANDLERS) <= known, set(EVENT_HANDLERS) - known

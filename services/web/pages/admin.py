@@ -32,7 +32,8 @@ ACTION_LABELS = {
     "user.password_set": "установлен пароль", "user.password_link_issued": "выдана ссылка для установки пароля",
     "user.password_link_used": "пароль установлен по ссылке", "token.issued": "выдан токен API",
     "token.revoked": "отозван токен API", "department.created": "создано подразделение",
-    "email.retried": "письмо отправлено повторно",
+    "email.retried": "письмо отправлено повторно", "comment.added": "добавлен комментарий",
+    "attachment.added": "приложен файл",
 }
 OBJECT_LABELS = {"user": "пользователь", "api_token": "токен API", "department": "подразделение",
                  "email": "письмо", "information_request": "запрос информации", "report": "отчёт",
@@ -41,7 +42,10 @@ AUDIT_KEY_LABELS = {"email": "адрес", "name": "имя", "department": "по
                     "is_head": "руководитель", "active": "действует", "had_password": "пароль был",
                     "state": "состояние", "attempts": "попыток", "last_error": "ошибка", "revoked": "отозван",
                     "user_id": "пользователь", "expires_at": "действует до", "emailed": "выслана по почте",
-                    "link_id": "ссылка №", "code": "код", "title": "название", "version": "редакция"}
+                    "link_id": "ссылка №", "code": "код", "title": "название", "version": "редакция",
+                    "comment_id": "комментарий №", "ref": "пункт (ключ)", "ref_label": "к пункту", "text": "текст",
+                    "attachment_id": "файл №", "filename": "имя файла", "content_type": "тип",
+                    "size": "размер, байт", "sha256": "контрольная сумма"}
 TOKEN_STATUS_LABELS = {"active": "действует", "expired": "срок истёк", "revoked": "отозван"}
 
 

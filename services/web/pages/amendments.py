@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from services import amendments as am, list_export, lists
 from services.web.api import amendments as amendments_api
 from services.registry import get_program, list_versions, load_version
-from services.web.pages import svg
+from services.web.pages import discussion as discussion_block, svg
 from services.web.pages.common import (
     actor, as_int, bp, form_errors, login_required, refusal_text, run_action, services, shows_form_errors,
 )
@@ -235,6 +235,11 @@ def amendment_edit(amendment_id: int):
 @bp.route("/amendments/<int:amendment_id>")
 @login_required
 def amendment_page(amendment_id: int):
+    return _page(amendment_id)
+
+
+def _page(amendment_id: int, *, discussion_errors=None, discussion_submitted=None, discussion_file_errors=None,
+          status=200):
     me = actor()
     with services().uow() as uow:
         session = uow.session
@@ -264,8 +269,10 @@ def amendment_page(amendment_id: int):
             history=history,
             users=users_by_id(session, [h.actor_id for h in history]),
             diagram=svg.state_diagram(am.WORKFLOW, a.state), versions=list_versions(session, a.program.slug),
+            talk=discussion_block.block(session, services(), me, "amendment", a.id, errors=discussion_errors,
+                                     submitted=discussion_submitted, file_errors=discussion_file_errors),
             watch=watch_panel(session, me, "amendment", a.id),
-        )
+        ), status
 
 
 EVENT_MESSAGES = {
@@ -303,3 +310,24 @@ def amendment_action(amendment_id: int):
 
     return run_action(act, ok=EVENT_MESSAGES.get(event, "Готово."),
                       back_to=url_for("webui.amendment_page", amendment_id=amendment_id))
+
+
+# --- discussion ----------------------------------------------------------------------------
+
+@bp.route("/amendments/<int:amendment_id>/comments", methods=["POST"])
+@login_required
+@shows_form_errors
+def amendment_comment(amendment_id: int):
+    return discussion_block.post_comment("amendment", amendment_id, lambda **kw: _page(amendment_id, **kw))
+
+
+@bp.route("/amendments/<int:amendment_id>/attachments", methods=["POST"])
+@login_required
+def amendment_upload(amendment_id: int):
+    return discussion_block.post_file("amendment", amendment_id, lambda **kw: _page(amendment_id, **kw))
+
+
+@bp.route("/amendments/<int:amendment_id>/attachments/<int:attachment_id>")
+@login_required
+def amendment_download(amendment_id: int, attachment_id: int):
+    return discussion_block.download("amendment", amendment_id, attachment_id)

@@ -112,7 +112,7 @@ FIELD_LABELS = {
     "assignee_id": "Сотрудник", "data.note": "Пояснительная записка", "data.remarks": "Замечания",
     "data.resolution_number": "Номер постановления", "data.resolution_date": "Дата постановления",
     "justification": "Обоснование", "changes": "Изменения", "review_working_days": "Срок согласования",
-    "subject": "Тема", "program": "Программа", "file": "Файл", "event": "Действие",
+    "subject": "Тема", "program": "Программа", "file": "Файл", "event": "Действие", "ref": "К чему относится",
 }
 
 

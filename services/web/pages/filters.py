@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Flask
 
 from services.adapters.formatting import (format_amount, format_date, format_date_long, format_datetime,
-                                         format_month, format_number, format_percent)
+                                         format_month, format_number, format_percent, format_size)
 from services.web.context import current_services
-from services.web.pages.change_labels import activity_change, cell_label, indicator_label, value_text
+from services.change_labels import activity_change, cell_label, indicator_label, value_text
 from workflows.amendment import AMENDMENT
 from workflows.information_request import INFORMATION_REQUEST
 from workflows.registration import label as registration_label
@@ -63,6 +63,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(fmt_percent, "pct")
     app.add_template_filter(format_month, "month")
     app.add_template_filter(format_amount, "amount")
+    app.add_template_filter(format_size, "size")
     app.add_template_filter(edit_num, "edit_num")
     app.add_template_filter(lambda value: format_date_long(value, _tz()), "date_long")
     app.add_template_global(plural, "plural")

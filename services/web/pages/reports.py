@@ -8,8 +8,8 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from services import list_export, lists, reports as rp
 from services.web.api import reports as reports_api
 from services.report_export import PdfUnavailable, export_report
-from services.web.pages import svg
-from services.web.pages.common import actor, bp, login_required, run_action, services
+from services.web.pages import discussion as discussion_block, svg
+from services.web.pages.common import actor, bp, login_required, run_action, services, shows_form_errors
 from services.web.pages.lists import (
     LIST_VIEWS, department_names, export_response, list_context, list_page, list_query, programs_visible,
     users_by_id,
@@ -110,7 +110,8 @@ def report_page(report_id: int):
     return _page(report_id)
 
 
-def _page(report_id: int, *, action_errors=None, submitted=None, status=200):
+def _page(report_id: int, *, action_errors=None, submitted=None, discussion_errors=None, discussion_submitted=None,
+          discussion_file_errors=None, status=200):
     svc = services()
     me = actor()
     today = svc.now().astimezone(svc.tz).date()
@@ -139,6 +140,8 @@ def _page(report_id: int, *, action_errors=None, submitted=None, status=200):
             names=department_names(session), diagram=svg.state_diagram(rp.WORKFLOW, report.state),
             users=users_by_id(session, [h.actor_id for h in history]), remarks=remarks,
             action_errors=action_errors or {}, submitted=submitted or {},
+            talk=discussion_block.block(session, svc, me, "report", report.id, errors=discussion_errors,
+                                     submitted=discussion_submitted, file_errors=discussion_file_errors),
             watch=watch_panel(session, me, "report", report.id),
         ), status
 
@@ -230,3 +233,24 @@ def _download(report_id: int, fmt: str):
             return redirect(url_for("webui.report_page", report_id=report_id))
     return Response(exported.data, mimetype=exported.mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'})
+
+
+# --- discussion ----------------------------------------------------------------------------
+
+@bp.route("/reports/<int:report_id>/comments", methods=["POST"])
+@login_required
+@shows_form_errors
+def report_comment(report_id: int):
+    return discussion_block.post_comment("report", report_id, lambda **kw: _page(report_id, **kw))
+
+
+@bp.route("/reports/<int:report_id>/attachments", methods=["POST"])
+@login_required
+def report_upload(report_id: int):
+    return discussion_block.post_file("report", report_id, lambda **kw: _page(report_id, **kw))
+
+
+@bp.route("/reports/<int:report_id>/attachments/<int:attachment_id>")
+@login_required
+def report_download(report_id: int, attachment_id: int):
+    return discussion_block.download("report", report_id, attachment_id)

@@ -11,7 +11,7 @@ from services.adapters.mail import failed_emails
 from services.answer_forms import FIELD_TYPES
 from services.models.registry import User
 from services.models.requests import Attachment
-from services.web.pages import svg
+from services.web.pages import discussion as discussion_block, svg
 from services.web.fields import ID, Number
 from services.web.pages.common import (
     actor, bp, flash_refusal, form_errors, login_required, refusal_text, run_action, services,
@@ -236,7 +236,7 @@ def _answer_data(form_def: list[dict], formdata, problems: dict) -> dict:
 
 
 def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_errors=None, action_errors=None,
-          status=200):
+          discussion_errors=None, discussion_submitted=None, status=200):
     svc = services()
     me = actor()
     with svc.uow() as uow:
@@ -268,6 +268,8 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
         # The requester (and the admin) are told when an email about this copy could not go.
         mail_failures = (failed_emails(session, f"information_request:{req.id}")
                          if "requester" in who or me.has_role("admin") else [])
+        talk = discussion_block.block(session, svc, me, "request", req.id, errors=discussion_errors,
+                                      submitted=discussion_submitted)
         return render_template(
             "webui/request.html", req=req, deadline=deadline, allowed=allowed, siblings=siblings,
             history=history, users=users, answer=answer, attachments=attachments, colleagues=colleagues,
@@ -276,7 +278,7 @@ def _page(request_id: int, *, errors=None, submitted=None, message=None, upload_
             errors=errors or {}, submitted=submitted or {}, message=message, type_labels=TYPE_LABELS,
             may_upload=bool(who) and req.state not in ("accepted", "withdrawn"),
             upload_errors=upload_errors or {}, allowed_files=ALLOWED_FILES, mail_failures=mail_failures,
-            action_errors=action_errors or {}, question=question,
+            action_errors=action_errors or {}, question=question, talk=talk,
             watch=watch_panel(session, me, "request", req.id),
         ), status
 
@@ -403,3 +405,12 @@ def request_download(request_id: int, attachment_id: int):
     with svc.uow() as uow:
         att, path = attachments.get_attachment(uow.session, svc, actor(), request_id, attachment_id)
         return send_file(path, mimetype=att.content_type, as_attachment=True, download_name=att.filename)
+
+
+# --- discussion ----------------------------------------------------------------------------
+
+@bp.route("/requests/<int:request_id>/comments", methods=["POST"])
+@login_required
+@shows_form_errors
+def request_comment(request_id: int):
+    return discussion_block.post_comment("request", request_id, lambda **kw: _page(request_id, **kw))
