@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from services import amendments as am, attachments, information_requests as ir, registration, reports as rp
+from services import amendments as am, attachments, information_requests as ir, reports as rp
 from services.adapters import audit
 from services.adapters.unit_of_work import UnitOfWork
 from services.change_labels import cell_label
@@ -32,6 +32,7 @@ from workflows.amendment import required_reviewers
 from workflows.change_sets import diff_changesets
 from workflows.core import Actor, Forbidden, Invalid, NotFound
 from workflows.passport import Passport
+from workflows.registration import label as registration_label
 
 COMMENT_MAX = 20000  # the long texts' limit (services.web.fields.LONG_TEXT): notes, remarks, answers
 REF_LABEL_MAX = 300  # the column's
@@ -69,7 +70,7 @@ def _load(session, kind: str, item_id: int) -> Item | None:
         req = session.get(InformationRequest, item_id)
         if req is None:
             return None
-        return Item(kind, req.id, req, None, f"запрос {registration.label(req)} «{req.thread.subject}»",
+        return Item(kind, req.id, req, None, f"запрос {registration_label(req)} «{req.thread.subject}»",
                     f"/requests/{req.id}", req.thread.program.title)
     if kind == "report":
         report = session.get(Report, item_id)
@@ -84,7 +85,7 @@ def _load(session, kind: str, item_id: int) -> Item | None:
         if amendment is None:
             return None
         return Item(kind, amendment.id, amendment, am.current_passport(session, amendment),
-                    f"проект изменений {registration.label(amendment)}", f"/amendments/{amendment.id}",
+                    f"проект изменений {registration_label(amendment)}", f"/amendments/{amendment.id}",
                     amendment.program.title)
     return None
 

@@ -272,3 +272,22 @@ def test_watchers_of_a_report_get_the_email_of_its_collection_completed(svc, act
     mail = email_to(svc, "report.collection_complete", "mfc.staff@kotovsk.example")
     assert "следите за отчётом" in mail.text_body and f"/reports/{rid}#watchers" in mail.html_body
     assert "следите" not in email_to(svc, "report.collection_complete", "it.staff@kotovsk.example").text_body
+
+
+def test_a_watcher_gets_the_discussion_email_and_an_author_who_watches_is_not_told_of_their_own(svc, actors):
+    from services import discussion
+
+    rid = create_request(svc, actors["it"])
+    follow(svc, actors["admin"], "request", rid)  # sees every item, is no party: told only as a watcher
+    follow(svc, actors["mfc_staff"], "request", rid)  # writes the comment below
+    with svc.uow() as uow:
+        discussion.add_comment(uow, svc, actors["mfc_staff"], "request", rid, "Уточните, за какой период.")
+        uow.commit()
+    told = [r for r, _ in emails_for(svc, "comment.added")]
+    assert "admin@kotovsk.example" in told and "it@kotovsk.example" in told
+    assert "mfc.staff@kotovsk.example" not in told  # the author, though a watcher
+    assert len(told) == len(set(told))
+    watcher = email_to(svc, "comment.added", "admin@kotovsk.example")
+    assert "Уточните, за какой период." in watcher.text_body
+    assert "Вы получаете это письмо, потому что следите за запросом." in watcher.text_body
+    assert "следите" not in email_to(svc, "comment.added", "it@kotovsk.example").text_body
