@@ -23,6 +23,7 @@ class SmtpSink:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.messages: list[Message] = []
+        self.raw: list[bytes] = []  # as received, to read with another policy
         self.peers: list[tuple] = []
         self._lock = threading.Lock()
         self.controller = None
@@ -34,8 +35,10 @@ class SmtpSink:
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                message = message_from_bytes(envelope.original_content or envelope.content)
+                data = envelope.original_content or envelope.content
+                message = message_from_bytes(data)
                 with sink._lock:
+                    sink.raw.append(data)
                     sink.messages.append(message)
                     sink.peers.append(session.peer)
                 return "250 OK"

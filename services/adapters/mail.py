@@ -44,6 +44,12 @@ log = logging.getLogger(__name__)
 
 # Claimed together, sent over one connection, each claim renewed before its message.
 CLAIM_CHUNK = 20
+# A longer subject is cut, with "…". Python's email package (3.11; CPython gh-144156 and kin) can drop
+# the space where it folds a long non-ASCII header, so "Годовой отчёт" arrived as "Годовойотчёт" in
+# about half of long subjects; a subject of this length, encoded, fits one header line of 998 octets
+# (RFC 5322's limit, which ``build_message`` folds at), so it is never folded.
+SUBJECT_LIMIT = 300
+HEADER_LINE_LIMIT = 998
 assert MESSAGE_TIME_LIMIT < 30, "one SMTP exchange must end well inside the shortest sensible stuck timeout"
 
 _env = Environment(
@@ -87,7 +93,7 @@ def queue_email(uow: UnitOfWork, services: "Services", *, dedupe_key: str, recip
     now = utcnow()
     email = OutgoingEmail(
         dedupe_key=dedupe_key, message_id=f"<{digest}@{host}>", recipient=recipient,
-        subject=subject[:500], text_body=text, html_body=html, state="queued", attempts=0,
+        subject=subject_line(subject), text_body=text, html_body=html, state="queued", attempts=0,
         next_attempt_at=now, created_at=now, item=item,
     )
     problem = unbuildable_reason(services, email, subject)
@@ -133,9 +139,14 @@ def unbuildable_reason(services: "Services", email: OutgoingEmail, subject: str 
         return f"в теме письма перевод строки («{_shown(subject)}»)"
     if _HEADER_CONTROLS.search(subject):
         return f"в теме письма управляющий символ («{_shown(subject)}»)"
-    if len(subject) > 500:
-        return "тема письма длиннее 500 символов"
     return None
+
+
+def subject_line(subject: str) -> str:
+    """The subject as sent: at most ``SUBJECT_LIMIT`` characters, a cut one ending in "…"."""
+    if len(subject) <= SUBJECT_LIMIT:
+        return subject
+    return subject[:SUBJECT_LIMIT - 1].rstrip() + "…"
 
 
 def build_message(services: "Services", email: OutgoingEmail) -> EmailMessage:
@@ -153,6 +164,8 @@ def build_message(services: "Services", email: OutgoingEmail) -> EmailMessage:
         message["List-Unsubscribe"] = f"<{services.settings.base_url}/me/preferences>"
         message.set_content(email.text_body)
         message.add_alternative(email.html_body, subtype="html")
+        # Headers fold only past 998 octets (see SUBJECT_LIMIT); the bodies were encoded above.
+        message.policy = message.policy.clone(max_line_length=HEADER_LINE_LIMIT)
     except (ValueError, TypeError, MessageError) as exc:  # the email package's own refusals
         raise UnbuildableEmail(f"письмо не составлено: {exc}") from exc
     return message

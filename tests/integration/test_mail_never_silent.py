@@ -237,3 +237,39 @@ def test_one_smtp_exchange_is_cut_at_the_message_time_limit_however_slow_the_ser
         assert time.monotonic() - started < 4.0  # cut before the server answered, not at the 10 s timeout
     finally:
         sink.controller.stop()
+
+
+# --- long subjects ---------------------------------------------------------------------------------
+
+def _decoded_subjects(smtp) -> list[str]:
+    from email import policy
+
+    return [message_from_bytes(raw, policy=policy.default)["Subject"] for raw in smtp.raw]
+
+
+# The first lost the space where the header was folded ("…о числе об(срок 15.01.2026)"); the second is
+# the form's longest subject, which with the email's own words was over 500 characters.
+LONG_SUBJECTS = ("К отчёту ИТ-2016/00003 за 2016 год: сведения о числе об",
+                 " ".join(["Сведения о годовом отчёте и обращениях граждан"] * 12)[:500])
+
+
+@pytest.mark.parametrize("subject", LONG_SUBJECTS)
+def test_a_long_subject_arrives_with_every_space_and_a_longest_one_is_cut_not_failed(smtp_services, web, smtp,
+                                                                                     subject):
+    """Python's email package dropped the space at a fold of a long non-ASCII subject, and a subject
+    over 500 characters failed every email about the request for good."""
+    from services.adapters.mail import SUBJECT_LIMIT
+
+    _, as_user = web
+    created = as_user("it").post("/api/v1/requests", json={"program": SLUG, "subject": subject, "body": "Текст",
+                                                           "addressees": ["mfc"], "send": True})
+    assert created.status_code == 201, created.json
+    rows = _emails(smtp_services)
+    assert rows and all(e.state == "sent" for e in rows), [(e.state, e.last_error) for e in rows]
+    arrived = _decoded_subjects(smtp)
+    assert sorted(arrived) == sorted(e.subject for e in rows)  # exactly as stored: no space lost
+    assert all(len(s) <= SUBJECT_LIMIT for s in arrived)
+    if len(rows[0].subject) == SUBJECT_LIMIT:
+        assert all(s.endswith("…") for s in arrived)
+    else:
+        assert all(subject in s for s in arrived)
