@@ -58,6 +58,13 @@ def test_an_empty_what_to_clarify_is_named_at_that_field(services):
     assert _state_and_history(services, rid)[0] == "clarification_requested"
 
 
+def _number(services, rid: int) -> str | None:
+    from services.models.requests import InformationRequest
+
+    with services.uow() as uow:
+        return uow.session.get(InformationRequest, rid).registration_number
+
+
 def test_withdraw_asks_first_and_saying_no_changes_nothing(people_in_browser, live):
     it = people_in_browser("it")
     it.goto("/requests/new")
@@ -74,7 +81,9 @@ def test_withdraw_asks_first_and_saying_no_changes_nothing(people_in_browser, li
     it.confirm = False
     page.get_by_role("button", name="Отозвать").click()
     page.wait_for_timeout(500)
-    assert it.dialogs == [f"Отозвать запрос №{rid} «Сведения для проверки подтверждения»? Отменить это будет нельзя."]
+    number = _number(live.services, rid)
+    assert number  # the question names the request as people quote it
+    assert it.dialogs == [f"Отозвать запрос {number} «Сведения для проверки подтверждения»? Отменить это будет нельзя."]
     assert page.url.endswith(f"/requests/{rid}")
     expect(page.locator(".badge").first).to_have_text("Направлен")
     assert _state_and_history(live.services, rid) == before

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from services.models.registry import User
+from services.models.requests import InformationRequest
 from services.registry import actor_for
 from tests.service.conftest import USERS
 from tests.service.test_discipline_use_cases import build_history
@@ -35,7 +36,10 @@ def test_economic_policy_walks_the_2016_discipline_report(people_in_browser, liv
     items = page.locator("#items tbody tr")
     assert items.count() == 1
     text = " ".join(items.first.inner_text().split())
-    assert f"№ {history['B']}" in text and "10.03.2016" in text and "С опозданием 2" in text
+    with services.uow() as uow:  # the late copy, named by its registration number
+        number = uow.session.get(InformationRequest, history["B"]).registration_number
+    assert number and text.startswith(f"{number} ")
+    assert "10.03.2016" in text and "С опозданием 2" in text
     page.get_by_role("link", name="← К отчёту").click()
     with page.expect_download() as download:
         page.get_by_role("link", name="Скачать PDF").click()
